@@ -1,0 +1,133 @@
+"""`python -m finetune train|eval|reproduce`: the engine's command line.
+
+Runs unchanged under `accelerate launch` (the Trainer picks up the processes and the GPU)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from finetune.config import METHODS, PRESETS, ConfigError, help_texts, make_config
+from finetune.data.upload import DataValidationError, load_examples_or_raise
+from models.registry import TASKS
+
+
+def _print_progress(progress) -> None:
+    if progress.status == "training" and progress.step:
+        eta = f"{progress.eta_s:.0f}s" if progress.eta_s is not None else "?"
+        print(f"step {progress.step}/{progress.total_steps}  loss {progress.loss:.4f}  lr {progress.learning_rate:.2e}"
+              f"  {progress.examples_per_s:.1f} ex/s  ETA {eta}", flush=True)
+    elif progress.message:
+        print(f"[{progress.status}] {progress.message}", flush=True)
+
+
+def _add_train(commands) -> None:
+    helps = help_texts()
+    train = commands.add_parser("train", help="Train a LoRA adapter on a CSV/JSONL file.")
+    train.add_argument("--task", choices=TASKS, required=True)
+    train.add_argument("--data", required=True, help="Training examples (CSV or JSONL, see README).")
+    train.add_argument("--validation", help="Validation examples (default: a split of --data).")
+    train.add_argument("--base", help=helps["base"])
+    train.add_argument("--name", help="Adapter name (saved in the user's adapter library).")
+    train.add_argument("--output", help="Save the adapter to this folder instead of the library.")
+    train.add_argument("--preset", choices=PRESETS, default="balanced", help=helps["preset"])
+    train.add_argument("--method", choices=METHODS, help=helps["method"])
+    for flag, kind in (("epochs", float), ("lr", float), ("rank", int), ("alpha", int), ("max-steps", int),
+                       ("batch-size", int), ("seed", int), ("max-length", int), ("freeze-layers", int)):
+        key = {"lr": "learning_rate"}.get(flag, flag.replace("-", "_"))
+        train.add_argument(f"--{flag}", type=kind, dest=key, help=helps[key])
+
+
+def _train(args: argparse.Namespace) -> int:
+    from finetune.recipe import LoRARecipe, TrainingCancelled
+    from models.adapters import sanitize_name, workspace_dir
+
+    overrides = {k: getattr(args, k) for k in ("base", "method", "epochs", "learning_rate", "rank", "alpha",
+                                                "max_steps", "batch_size", "seed", "max_length", "freeze_layers")}
+    config = make_config(args.task, args.preset, **overrides)
+    data = load_examples_or_raise(args.data, args.task)
+    for warning in data.warnings:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    validation = load_examples_or_raise(args.validation, args.task).records if args.validation else None
+    name = sanitize_name(args.name or f"{args.task}-{Path(args.data).stem}")
+    destination = Path(args.output) if args.output else workspace_dir() / name
+    cancel = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: (print("\nstopping after this step...", flush=True), cancel.set()))
+    recipe = LoRARecipe(config, data.records, validation, report=_print_progress, cancel=cancel,
+                        data_summary={**data.summary(), "file": Path(args.data).name})
+    try:
+        metadata = recipe.run(destination if config.method == "lora" else None)
+    except TrainingCancelled:
+        print("cancelled: nothing was saved", file=sys.stderr)
+        return 130
+    print(json.dumps({"adapter": str(destination) if config.method == "lora" else None,
+                      "trainable_params": metadata["trainable_params"], "total_params": metadata["total_params"],
+                      "train_seconds": metadata["train_seconds"],
+                      "metrics": {side: {k: v for k, v in m.items() if k != "samples"}
+                                  for side, m in metadata["metrics"].items()}}))
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from finetune.evaluate import evaluate_model
+    from models.inference import resolve_target
+
+    data = load_examples_or_raise(args.data, args.task)
+    records = data.records[: args.limit] if args.limit else data.records
+    target = resolve_target(args.task, None if args.base_only else args.adapter, args.base)
+    loaded = target.loaded
+    with loaded.lock:
+        metrics = evaluate_model(loaded.model, loaded.tokenizer, loaded.spec.architecture, args.task, records,
+                                 target.key is None, list(loaded.labels or []), adapter_name=target.key,
+                                 max_length=loaded.spec.max_input_tokens)
+    samples = metrics.pop("samples", [])
+    for name, value in metrics.items():
+        print(f"{name:>15}: {value:.4f}" if isinstance(value, float) else f"{name:>15}: {value}")
+    if args.json:
+        print(json.dumps({"adapter": None if target.info is None else target.info.name, **metrics,
+                          "samples": samples}, ensure_ascii=False))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m finetune", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_train(commands)
+    evaluate = commands.add_parser("eval", help="Measure a base model or an adapter on a labelled file.")
+    evaluate.add_argument("--task", choices=TASKS, required=True)
+    evaluate.add_argument("--data", required=True)
+    group = evaluate.add_mutually_exclusive_group()
+    group.add_argument("--adapter", help="Adapter name or folder.")
+    group.add_argument("--base-only", action="store_true", help="Measure the bare base model.")
+    evaluate.add_argument("--base", help="Base model for --base-only (default: the task's).")
+    evaluate.add_argument("--limit", type=int, help="Use only the first N examples.")
+    evaluate.add_argument("--json", action="store_true", help="Also print one JSON object on the last line.")
+    again = commands.add_parser("reproduce", help="Retrain and test every shipped adapter from assets/data.")
+    again.add_argument("--only", nargs="*", help="Adapter names or tasks to rebuild (default: all).")
+    again.add_argument("--test-limit", type=int, help="Test on the first N held-out examples only.")
+    args = parser.parse_args(argv)
+
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    try:
+        if args.command == "train":
+            return _train(args)
+        if args.command == "eval":
+            return _eval(args)
+        from finetune.reproduce import reproduce
+
+        reproduce(args.only, test_limit=args.test_limit, report=_print_progress)
+        return 0
+    except (ConfigError, DataValidationError, ValueError, KeyError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

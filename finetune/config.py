@@ -1,0 +1,103 @@
+"""Training settings as one dataclass, with presets per task; every field says what it does."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+METHODS = ("lora", "head", "freeze", "full")
+PRESETS = ("quick", "balanced", "thorough")
+
+
+class ConfigError(ValueError):
+    """A setting out of its sensible range; the message names the setting and the range."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    task: str = field(metadata={"help": "sentiment, translation, summarization or chat."})
+    base: str | None = field(default=None, metadata={"help": "Base model key or hub id (default: the task's)."})
+    method: str = field(default="lora", metadata={
+        "help": "lora; head = train only a new head (frozen encoder); freeze = freeze the lower layers; full."})
+    epochs: float = field(default=3.0, metadata={"help": "Passes over the training data."})
+    max_steps: int = field(default=-1, metadata={"help": "Stop after this many optimizer steps (-1: use epochs)."})
+    learning_rate: float = field(default=2e-4, metadata={"help": "Peak learning rate (linear decay, short warm-up)."})
+    batch_size: int = field(default=8, metadata={"help": "Examples per optimizer step."})
+    rank: int = field(default=8, metadata={"help": "LoRA rank r: size of the low-rank update."})
+    alpha: int = field(default=16, metadata={"help": "LoRA alpha: the update is scaled by alpha / r."})
+    dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA input."})
+    target_modules: tuple[str, ...] | None = field(default=None, metadata={
+        "help": "Layers that get LoRA (default: attention and MLP projections of the architecture)."})
+    freeze_layers: int = field(default=4, metadata={"help": "method=freeze: how many lower layers stay frozen."})
+    max_length: int = field(default=256, metadata={"help": "Longer examples are truncated to this many tokens."})
+    validation_fraction: float = field(default=0.1, metadata={"help": "Share held out when no validation file."})
+    eval_limit: int = field(default=200, metadata={"help": "At most this many validation examples for before/after."})
+    seed: int = field(default=0, metadata={"help": "Same seed, same data, same result (on CPU)."})
+    preset: str = field(default="balanced", metadata={"help": "quick, balanced or thorough (defaults per task)."})
+
+    def validate(self) -> "TrainConfig":
+        checks = [
+            ("method", self.method in METHODS, f"one of {', '.join(METHODS)}"),
+            ("epochs", 0 < self.epochs <= 100 and math.isfinite(self.epochs), "between 0 and 100"),
+            ("max_steps", self.max_steps == -1 or 1 <= self.max_steps <= 100_000, "-1 or 1..100000"),
+            ("learning_rate", 0 < self.learning_rate <= 1 and math.isfinite(self.learning_rate), "in (0, 1]"),
+            ("batch_size", 1 <= self.batch_size <= 512, "1..512"),
+            ("rank", 1 <= self.rank <= 256, "1..256"),
+            ("alpha", 1 <= self.alpha <= 4096, "1..4096"),
+            ("dropout", 0 <= self.dropout < 1, "in [0, 1)"),
+            ("max_length", 8 <= self.max_length <= 4096, "8..4096"),
+            ("validation_fraction", 0 < self.validation_fraction < 0.5, "in (0, 0.5)"),
+            ("freeze_layers", 0 <= self.freeze_layers <= 100, "0..100"),
+            ("eval_limit", 0 <= self.eval_limit <= 100_000, "0..100000"),
+        ]
+        problems = [f"{name} must be {allowed} (got {getattr(self, name)!r})" for name, ok, allowed in checks if not ok]
+        if problems:
+            raise ConfigError("; ".join(problems) + ".")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# Per task: preset -> settings. Chosen so that "quick" trains a 50-example upload in about a minute.
+_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "sentiment": {
+        "quick": dict(epochs=2, learning_rate=1e-3, batch_size=16, rank=8, max_length=128),
+        "balanced": dict(epochs=3, learning_rate=1e-3, batch_size=16, rank=8, max_length=128),
+        "thorough": dict(epochs=5, learning_rate=5e-4, batch_size=16, rank=16, max_length=128),
+    },
+    "translation": {
+        "quick": dict(epochs=1, learning_rate=5e-4, batch_size=8, rank=8, max_length=128),
+        "balanced": dict(epochs=2, learning_rate=3e-4, batch_size=8, rank=16, max_length=128),
+        "thorough": dict(epochs=3, learning_rate=2e-4, batch_size=8, rank=32, max_length=160),
+    },
+    "summarization": {
+        "quick": dict(epochs=1, learning_rate=5e-4, batch_size=8, rank=8, max_length=256),
+        "balanced": dict(epochs=2, learning_rate=3e-4, batch_size=8, rank=16, max_length=320),
+        "thorough": dict(epochs=3, learning_rate=2e-4, batch_size=8, rank=32, max_length=384),
+    },
+    "chat": {
+        "quick": dict(epochs=2, learning_rate=5e-4, batch_size=8, rank=8, max_length=256),
+        "balanced": dict(epochs=3, learning_rate=3e-4, batch_size=8, rank=16, max_length=256),
+        "thorough": dict(epochs=5, learning_rate=2e-4, batch_size=8, rank=32, max_length=320),
+    },
+}
+
+
+def make_config(task: str, preset: str = "balanced", **overrides: Any) -> TrainConfig:
+    """Preset values for the task, then the caller's overrides (None means 'keep the preset')."""
+    if task not in _PRESETS:
+        raise ConfigError(f"task must be one of {', '.join(_PRESETS)} (got {task!r}).")
+    if preset not in PRESETS:
+        raise ConfigError(f"preset must be one of {', '.join(PRESETS)} (got {preset!r}).")
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = set(overrides) - known
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}.")
+    values = {**_PRESETS[task][preset], **{k: v for k, v in overrides.items() if v is not None}}
+    return replace(TrainConfig(task=task, preset=preset), **values).validate()
+
+
+def help_texts() -> dict[str, str]:
+    return {f.name: f.metadata.get("help", "") for f in fields(TrainConfig)}

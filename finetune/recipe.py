@@ -1,0 +1,294 @@
+"""A training job as a recipe with `setup` / `train` / `save` (the torchtune shape).
+
+`run()` is the whole job: load base, measure it, attach LoRA (or another transfer method),
+train with transformers' Trainer, measure again, and save the adapter atomically with its
+metadata. Progress goes to a callback the app polls; a cancel event stops within one step.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import peft
+import torch
+import transformers
+from peft import LoraConfig, TaskType, get_peft_model
+from transformers import (
+    DataCollatorForSeq2Seq,
+    DataCollatorWithPadding,
+    PrinterCallback,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+)
+
+from finetune.config import TrainConfig
+from finetune.data.upload import split_train_validation
+from finetune.evaluate import PRIMARY_METRIC, evaluate_model
+from finetune.features import encode_all
+from finetune.loss import target_only_lm_loss
+from models.adapters import METADATA_FILE, save_adapter_atomically
+from models.loading import default_device, load_pretrained
+from models.registry import DEFAULT_BASE, BaseModelSpec, get_spec
+
+_TASK_TYPES = {"encoder": TaskType.SEQ_CLS, "seq2seq": TaskType.SEQ_2_SEQ_LM, "causal": TaskType.CAUSAL_LM}
+_HEAD_NAMES = ("classifier", "score", "pre_classifier", "pooler")
+
+
+class TrainingCancelled(Exception):
+    """The user pressed Stop; nothing was saved."""
+
+
+@dataclass
+class Progress:
+    """One snapshot of a job, cheap to copy and JSON-safe (the app polls these)."""
+
+    status: str = "queued"  # queued, loading, evaluating, training, saving, done, cancelled, failed
+    step: int = 0
+    total_steps: int = 0
+    epoch: float = 0.0
+    loss: float | None = None
+    learning_rate: float | None = None
+    examples_per_s: float = 0.0
+    eta_s: float | None = None
+    elapsed_s: float = 0.0
+    message: str = ""
+    losses: list[tuple[int, float]] = field(default_factory=list)
+
+
+class _ProgressCallback(TrainerCallback):
+    """Turns Trainer events into Progress reports and honours the cancel event between steps."""
+
+    def __init__(self, progress: Progress, report: Callable[[Progress], None], cancel: threading.Event,
+                 batch_size: int):
+        self.progress, self.report, self.cancel, self.batch_size = progress, report, cancel, batch_size
+        self.started = time.perf_counter()
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.started = time.perf_counter()
+        self.progress.total_steps = state.max_steps
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.cancel.is_set():
+            control.should_training_stop = True
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not logs or "loss" not in logs:
+            return
+        elapsed = time.perf_counter() - self.started
+        p = self.progress
+        p.step, p.epoch, p.elapsed_s = state.global_step, float(state.epoch or 0), elapsed
+        p.loss, p.learning_rate = float(logs["loss"]), float(logs.get("learning_rate", 0.0))
+        p.losses.append((p.step, p.loss))
+        p.examples_per_s = p.step * self.batch_size * max(1, args.world_size) / elapsed if elapsed else 0.0
+        p.eta_s = elapsed / p.step * (p.total_steps - p.step) if p.step else None
+        self.report(p)
+
+
+class _TargetOnlyLossTrainer(Trainer):
+    """Trainer whose causal-LM loss projects only the labelled positions through the LM head.
+
+    Under several processes the model is wrapped for gradient sync, which only its own forward
+    triggers, so there the standard loss is used."""
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if self.args.world_size > 1 or return_outputs:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        return target_only_lm_loss(model, inputs)
+
+
+def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return trainable, sum(p.numel() for p in model.parameters())
+
+
+def apply_method(model: Any, spec: BaseModelSpec, config: TrainConfig) -> Any:
+    """Make the chosen parameters trainable: LoRA, a new head only, upper layers only, or all."""
+    if config.method == "lora":
+        lora = LoraConfig(task_type=_TASK_TYPES[spec.architecture], r=config.rank, lora_alpha=config.alpha,
+                          lora_dropout=config.dropout, target_modules=list(config.target_modules or ()) or "all-linear")
+        return get_peft_model(model, lora)
+    for name, parameter in model.named_parameters():
+        if config.method == "head":
+            parameter.requires_grad = any(part in name for part in _HEAD_NAMES)
+        elif config.method == "freeze":
+            parameter.requires_grad = not ("embed" in name or _layer_index(name) < config.freeze_layers)
+    if config.method == "head" and spec.architecture != "encoder":
+        raise ValueError("method 'head' needs a classification model (sentiment).")
+    return model
+
+
+def _layer_index(name: str) -> int:
+    """The transformer block a parameter belongs to (a large number when it belongs to none)."""
+    parts = name.split(".")
+    for before, after in zip(parts, parts[1:]):
+        if before in ("layer", "layers", "block", "h") and after.isdigit():
+            return int(after)
+    return 1 << 30
+
+
+class LoRARecipe:
+    """One training job. `run()` = setup, evaluate the base, train, evaluate, save."""
+
+    def __init__(self, config: TrainConfig, train_records: list[dict[str, Any]],
+                 validation_records: list[dict[str, Any]] | None = None,
+                 report: Callable[[Progress], None] | None = None, cancel: threading.Event | None = None,
+                 data_summary: dict[str, Any] | None = None):
+        self.config = config.validate()
+        self.spec = get_spec(config.base or DEFAULT_BASE[config.task])
+        if validation_records is None:
+            train_records, validation_records = split_train_validation(
+                train_records, config.task, config.validation_fraction, config.seed)
+        self.train_records, self.validation_records = train_records, validation_records
+        self.progress = Progress()
+        self.report = report or (lambda progress: None)
+        self.cancel = cancel or threading.Event()
+        self.data_summary = data_summary or {}
+        self.metrics: dict[str, dict[str, Any]] = {}
+        self.extra_metadata: dict[str, Any] = {}
+        self.labels = sorted({r["label"] for r in train_records}) if config.task == "sentiment" else None
+
+    def _status(self, status: str, message: str = "") -> None:
+        self.progress.status, self.progress.message = status, message
+        self.report(self.progress)
+        if self.cancel.is_set() and status not in ("done", "cancelled"):
+            raise TrainingCancelled()
+
+    def setup(self) -> None:
+        self._status("loading", f"Loading {self.spec.hub_id}")
+        transformers.set_seed(self.config.seed)
+        self.model, self.tokenizer = load_pretrained(self.spec, self.labels)
+        self.model.to(default_device())
+        self.tokenizer.padding_side = "right"
+        label2id = {label: i for i, label in enumerate(self.labels or [])}
+        self.train_features = encode_all(self.config.task, self.spec.architecture, self.tokenizer,
+                                         self.train_records, self.config.max_length, label2id)
+        if not self.train_features:
+            raise ValueError("No training example is left after tokenization.")
+
+    def evaluate(self, bare_base: bool) -> dict[str, Any]:
+        self._status("evaluating", "Measuring the base model" if bare_base else "Measuring the trained adapter")
+        records = self.validation_records[: self.config.eval_limit]
+        if not records:
+            return {}
+        return evaluate_model(self.model, self.tokenizer, self.spec.architecture, self.config.task, records,
+                              bare_base, self.labels, max_length=self.config.max_length)
+
+    def train(self) -> None:
+        self.model = apply_method(self.model, self.spec, self.config)
+        self.trainable_params, self.total_params = count_parameters(self.model)
+        self._status("training", f"Training {self.trainable_params:,} of {self.total_params:,} parameters")
+        cuda = torch.cuda.is_available()
+        with tempfile.TemporaryDirectory() as scratch:
+            args = TrainingArguments(
+                output_dir=scratch, per_device_train_batch_size=self.config.batch_size,
+                num_train_epochs=self.config.epochs, max_steps=self.config.max_steps,
+                learning_rate=self.config.learning_rate, lr_scheduler_type="linear", warmup_steps=0.05,
+                logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True,
+                seed=self.config.seed, data_seed=self.config.seed, train_sampling_strategy="group_by_length",
+                remove_unused_columns=False, use_cpu=not cuda, bf16=cuda and torch.cuda.is_bf16_supported(),
+                average_tokens_across_devices=False, dataloader_num_workers=0,
+            )
+            trainer_class = _TargetOnlyLossTrainer if self.spec.architecture == "causal" else Trainer
+            trainer = trainer_class(model=self.model, args=args, train_dataset=self.train_features,
+                                    data_collator=self._collator(), processing_class=self.tokenizer,
+                                    callbacks=[_ProgressCallback(self.progress, self.report, self.cancel,
+                                                                 self.config.batch_size)])
+            trainer.remove_callback(PrinterCallback)  # progress goes through our callback instead
+            started = time.perf_counter()
+            trainer.train()
+            self.train_seconds = time.perf_counter() - started
+            self.is_main_process = trainer.is_world_process_zero()
+        if self.cancel.is_set():
+            raise TrainingCancelled()
+
+    def _collator(self) -> Any:
+        if self.spec.architecture == "encoder":
+            return DataCollatorWithPadding(self.tokenizer)
+        seq2seq_model = self.model if self.spec.architecture == "seq2seq" else None
+        return DataCollatorForSeq2Seq(self.tokenizer, model=seq2seq_model, label_pad_token_id=-100)
+
+    def metadata(self, name: str) -> dict[str, Any]:
+        return {
+            "name": name, "task": self.config.task, "base_model": self.spec.key, "base_hub_id": self.spec.hub_id,
+            "labels": self.labels, "method": self.config.method, "hyperparameters": self.config.to_dict(),
+            "data": {**self.data_summary, "train_rows": len(self.train_records),
+                     "validation_rows": len(self.validation_records)},
+            "metrics": self.metrics, "primary_metric": PRIMARY_METRIC[self.config.task],
+            "trainable_params": self.trainable_params, "total_params": self.total_params,
+            "train_seconds": round(self.train_seconds, 1), "steps": self.progress.step,
+            "loss_history": self.progress.losses, "device": str(default_device()),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
+                         "peft": peft.__version__, "python": platform.python_version()},
+            **self.extra_metadata,
+        }
+
+    def save(self, destination: Path) -> Path:
+        """Write adapter + metadata + model card into a temporary folder, then swap it in."""
+        if self.config.method != "lora":
+            raise ValueError(f"method '{self.config.method}' changes the base weights; only LoRA saves an adapter.")
+        self._status("saving", f"Saving to {destination}")
+        metadata = self.metadata(destination.name)
+        self.model.peft_config["default"].base_model_name_or_path = self.spec.hub_id
+
+        def write(folder: Path) -> None:
+            self.model.save_pretrained(folder, safe_serialization=True)
+            (folder / METADATA_FILE).write_text(json.dumps(metadata, indent=2, ensure_ascii=False))
+            (folder / "README.md").write_text(model_card(metadata))
+
+        return save_adapter_atomically(write, destination)
+
+    def run(self, destination: Path | None = None) -> dict[str, Any]:
+        """The whole job; returns the metadata (and saves when a destination is given)."""
+        try:
+            self.setup()
+            self.metrics["base"] = self.evaluate(bare_base=True)
+            self.train()
+            self.metrics["adapter"] = self.evaluate(bare_base=False)
+            if destination is not None and self.is_main_process:
+                self.save(destination)
+        except TrainingCancelled:
+            self._status("cancelled", "Stopped; nothing was saved.")
+            raise
+        self._status("done", "Finished")
+        return self.metadata(destination.name if destination else "unsaved")
+
+
+def model_card(metadata: dict[str, Any]) -> str:
+    """A short README for an adapter folder: what, trained on what, how well."""
+    metrics = metadata.get("metrics", {})
+    names = sorted({k for m in metrics.values() for k, v in m.items() if isinstance(v, (int, float))})
+    rows = "\n".join(f"| {name} | " + " | ".join(
+        f"{metrics[side][name]:.3f}" if name in metrics.get(side, {}) else "-" for side in ("base", "adapter")) + " |"
+        for name in names)
+    h = metadata["hyperparameters"]
+    return (
+        f"# {metadata['name']}\n\nLoRA adapter for **{metadata['task']}** on `{metadata['base_hub_id']}`.\n\n"
+        f"- Data: {json.dumps(metadata['data'], ensure_ascii=False)}\n"
+        f"- Method: {metadata['method']}, rank {h['rank']}, alpha {h['alpha']}, lr {h['learning_rate']}, "
+        f"epochs {h['epochs']}, max steps {h['max_steps']}, batch {h['batch_size']}, seed {h['seed']}\n"
+        f"- Parameters: {metadata['trainable_params']:,} trainable of {metadata['total_params']:,}\n"
+        f"- Training time: {metadata['train_seconds']} s on {metadata['device']} ({metadata['steps']} steps)\n\n"
+        f"## Validation metrics\n\n| metric | base | adapter |\n|---|---|---|\n{rows}\n"
+        + "".join(_test_table(name, test) for name, test in metadata.get("test", {}).items())
+    )
+
+
+def _test_table(name: str, test: dict[str, Any]) -> str:
+    """Held-out test metrics of base, adapter and (when there is one) an offline peer."""
+    sides = [side for side in ("base", "adapter", "peer") if side in test]
+    metrics = [k for k, v in test["adapter"].items() if isinstance(v, float) and k != "examples_per_s"]
+    header = " | ".join(test["peer"]["name"] if side == "peer" else side for side in sides)
+    lines = [f"| {m} | " + " | ".join(f"{test[side].get(m, float('nan')):.3f}" for side in sides) + " |"
+             for m in metrics]
+    return (f"\n## Test: {name} (`{test['file']}`, {test['adapter']['examples']} examples)\n\n"
+            f"| metric | {header} |\n|---|{'---|' * len(sides)}\n" + "\n".join(lines) + "\n")

@@ -1,0 +1,194 @@
+"""One function per task, usable from Python without Gradio.
+
+Each call names its adapter (or none, for the base) and passes it to peft per row
+(`adapter_names`), so no request ever changes global adapter state that another request
+relies on. A lock per base model keeps two generations from interleaving on one copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from threading import Thread
+from typing import Any, Iterator
+
+import torch
+from peft import PeftModel
+from transformers import TextIteratorStreamer
+
+from models.adapters import AdapterError, AdapterInfo, adapter_key, find_adapter
+from models.loading import LoadedBase, load_base
+from models.prompts import chat_messages, generation_prompt
+from models.registry import DEFAULT_BASE
+
+BASE = "__base__"  # peft's name for "no adapter" in a per-row adapter_names list
+MAX_NEW_TOKENS = {"translation": 160, "summarization": 48, "chat": 200}
+
+
+@dataclass
+class Target:
+    """A loaded base plus the adapter a request wants (key None = the bare base)."""
+
+    loaded: LoadedBase
+    key: str | None
+    info: AdapterInfo | None
+
+    def adapter_names(self, rows: int) -> list[str]:
+        return [self.key or BASE] * rows
+
+
+def attach(loaded: LoadedBase, info: AdapterInfo) -> str:
+    """Load an adapter into the shared base once; later requests only name it."""
+    key = adapter_key(info)
+    with loaded.lock:
+        if key not in loaded.adapters:
+            if isinstance(loaded.model, PeftModel):
+                loaded.model.load_adapter(str(info.path), adapter_name=key, is_trainable=False)
+            else:
+                loaded.model = PeftModel.from_pretrained(loaded.model, str(info.path), adapter_name=key,
+                                                         is_trainable=False)
+            loaded.model.eval()
+            loaded.adapters[key] = info.path
+    return key
+
+
+def detach(info: AdapterInfo) -> None:
+    """Forget a deleted adapter in every base that loaded it."""
+    from models.loading import loaded_bases
+
+    for loaded in loaded_bases():
+        key = adapter_key(info)
+        with loaded.lock:
+            if key in loaded.adapters and isinstance(loaded.model, PeftModel):
+                loaded.model.delete_adapter(key)
+                del loaded.adapters[key]
+
+
+def resolve_target(task: str, adapter: str | None = None, base: str | None = None,
+                   workspace: str | None = None) -> Target:
+    if not adapter:
+        return Target(load_base(base or DEFAULT_BASE[task]), None, None)
+    info = find_adapter(adapter, workspace) if workspace else find_adapter(adapter)
+    if info.task != task:
+        raise AdapterError(f"Adapter '{info.name}' was trained for {info.task}, not {task}.")
+    loaded = load_base(info.base_model, info.labels)
+    return Target(loaded, attach(loaded, info), info)
+
+
+def _encode(tokenizer: Any, texts: list[str], limit: int, device: torch.device) -> dict[str, torch.Tensor]:
+    batch = tokenizer(texts, return_tensors="pt", padding=True, truncation=True, max_length=limit)
+    return {k: v.to(device) for k, v in batch.items()}
+
+
+def _adapter_kwargs(model: Any, adapter_names: list[str] | None) -> dict[str, Any]:
+    return {"adapter_names": adapter_names} if adapter_names and isinstance(model, PeftModel) else {}
+
+
+def is_truncated(task: str, text: str, adapter: str | None = None, workspace: str | None = None) -> bool:
+    """Whether the input is longer than the model takes (the app shows a note)."""
+    target = resolve_target(task, adapter, workspace=workspace)
+    return len(target.loaded.tokenizer(text)["input_ids"]) > target.loaded.spec.max_input_tokens
+
+
+def generate_texts(model: Any, tokenizer: Any, architecture: str, task: str, texts: list[str],
+                   bare_base: list[bool], adapter_names: list[str] | None = None, max_input_tokens: int = 512) -> list[str]:
+    """Greedy, KV-cached generation for a batch; rows may use different adapters (peft adapter_names).
+
+    The bare base gets few-shot prompts; adapters get the zero-shot prompt they were trained on.
+    The output length is capped by the input's length, and causal models stop at the end of the line.
+    """
+    prompts = [generation_prompt(task, text, architecture, few_shot=bare) for text, bare in zip(texts, bare_base)]
+    side, tokenizer.padding_side = tokenizer.padding_side, "left"  # generation appends on the right
+    try:
+        inputs = _encode(tokenizer, prompts, max_input_tokens, model.device)
+    finally:
+        tokenizer.padding_side = side
+    prompt_tokens = inputs["input_ids"].shape[1]
+    longest_source = max(len(tokenizer(text)["input_ids"]) for text in texts)
+    limit = MAX_NEW_TOKENS[task] if task == "summarization" else min(MAX_NEW_TOKENS[task], 2 * longest_source + 16)
+    with torch.inference_mode():
+        output = model.generate(
+            **inputs, **_adapter_kwargs(model, adapter_names), max_new_tokens=limit, do_sample=False,
+            stop_strings=["\n"] if architecture == "causal" else None, tokenizer=tokenizer,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    new_tokens = output if architecture == "seq2seq" else output[:, prompt_tokens:]
+    decoded = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+    return [text.strip().split("\n")[0].strip() for text in decoded]
+
+
+def sentiment_probabilities(model: Any, tokenizer: Any, texts: list[str], labels: list[str], bare_base: bool,
+                            adapter_names: list[str] | None = None, max_input_tokens: int = 256) -> list[dict[str, float]]:
+    """Class probabilities. A trained head gives them directly. The bare encoder has no trained head,
+    so it answers zero-shot: cosine similarity of each text to one sentence per label."""
+    with torch.inference_mode():
+        if not bare_base:
+            inputs = _encode(tokenizer, texts, max_input_tokens, model.device)
+            probabilities = model(**inputs, **_adapter_kwargs(model, adapter_names)).logits.softmax(-1)
+        else:
+            prototypes = [f"This is {label}." for label in labels]
+            inputs = _encode(tokenizer, texts + prototypes, max_input_tokens, model.device)
+            names = [BASE] * inputs["input_ids"].shape[0]
+            output = model(**inputs, **_adapter_kwargs(model, names), output_hidden_states=True)
+            mask = inputs["attention_mask"].unsqueeze(-1).float()
+            embeddings = (output.hidden_states[-1] * mask).sum(1) / mask.sum(1)
+            similarity = torch.nn.functional.cosine_similarity(
+                embeddings[: len(texts), None], embeddings[None, len(texts):], dim=-1)
+            probabilities = (similarity * 20).softmax(-1)  # MiniLM similarities are close together: sharpen
+    return [{label: float(p) for label, p in zip(labels, row)} for row in probabilities]
+
+
+def _run_generation(task: str, text: str, adapter: str | None, base: str | None, workspace: str | None) -> str:
+    target = resolve_target(task, adapter, base, workspace)
+    loaded = target.loaded
+    with loaded.lock:
+        return generate_texts(loaded.model, loaded.tokenizer, loaded.spec.architecture, task, [text],
+                              [target.key is None], target.adapter_names(1), loaded.spec.max_input_tokens)[0]
+
+
+def translate(text: str, adapter: str | None = None, base: str | None = None, workspace: str | None = None) -> str:
+    """English to Spanish."""
+    return _run_generation("translation", text, adapter, base, workspace)
+
+
+def summarize(text: str, adapter: str | None = None, base: str | None = None, workspace: str | None = None) -> str:
+    """A one-line summary of a paragraph."""
+    return _run_generation("summarization", text, adapter, base, workspace)
+
+
+def classify_sentiment(text: str, adapter: str | None = None, base: str | None = None,
+                       workspace: str | None = None) -> dict[str, float]:
+    """Class probabilities for one text."""
+    target = resolve_target("sentiment", adapter, base, workspace)
+    loaded = target.loaded
+    with loaded.lock:
+        return sentiment_probabilities(loaded.model, loaded.tokenizer, [text], list(loaded.labels or ()),
+                                       target.key is None, target.adapter_names(1), loaded.spec.max_input_tokens)[0]
+
+
+def chat(message: str, history: list[dict[str, str]] | None = None, adapter: str | None = None,
+         system: str | None = None, base: str | None = None, workspace: str | None = None) -> Iterator[str]:
+    """Stream the reply: yields the text so far after each new token."""
+    target = resolve_target("chat", adapter, base, workspace)
+    tokenizer, limit = target.loaded.tokenizer, target.loaded.spec.max_input_tokens
+    messages = chat_messages(message, history, system)
+    while True:  # drop the oldest turns until the conversation fits
+        inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                               return_dict=True)
+        if inputs["input_ids"].shape[1] <= limit or len(messages) <= 2:
+            break
+        messages = messages[:1] + messages[3:] if messages[0]["role"] == "system" else messages[2:]
+    inputs = {k: v[:, -limit:].to(target.loaded.model.device) for k, v in inputs.items()}
+    streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=300)
+
+    def run() -> None:
+        with target.loaded.lock, torch.inference_mode():
+            model = target.loaded.model
+            model.generate(**inputs, **_adapter_kwargs(model, target.adapter_names(1)), streamer=streamer, do_sample=False,
+                                         max_new_tokens=MAX_NEW_TOKENS["chat"], repetition_penalty=1.1,
+                                         pad_token_id=tokenizer.pad_token_id)
+
+    Thread(target=run, daemon=True).start()
+    reply = ""
+    for piece in streamer:
+        reply += piece
+        yield reply
