@@ -192,3 +192,25 @@ def chat(message: str, history: list[dict[str, str]] | None = None, adapter: str
     for piece in streamer:
         reply += piece
         yield reply
+
+
+def chat_replies(model: Any, tokenizer: Any, conversations: list[list[dict[str, str]]],
+                 adapter_names: list[str] | None = None, max_new_tokens: int = MAX_NEW_TOKENS["chat"],
+                 max_input_tokens: int = 1024) -> list[tuple[str, bool]]:
+    """Replies to a batch of conversations (rows may use different adapters), and whether each
+    one ended with the end-of-turn token rather than running into the length cap."""
+    texts = [tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in conversations]
+    side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    try:
+        inputs = tokenizer(texts, return_tensors="pt", padding=True, truncation=True, max_length=max_input_tokens,
+                           add_special_tokens=False).to(model.device)
+    finally:
+        tokenizer.padding_side = side
+    with torch.inference_mode():
+        output = model.generate(**inputs, **_adapter_kwargs(model, adapter_names), do_sample=False,
+                                max_new_tokens=max_new_tokens, repetition_penalty=1.1,
+                                pad_token_id=tokenizer.pad_token_id)
+    new_tokens = output[:, inputs["input_ids"].shape[1]:]
+    stops = {tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>")} - {None}
+    return [(tokenizer.decode(row, skip_special_tokens=True).strip(), any(t in stops for t in row.tolist()))
+            for row in new_tokens]

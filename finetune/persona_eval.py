@@ -1,0 +1,99 @@
+"""Do the persona adapters change the style and keep the facts?
+
+`python -m finetune.persona_eval` asks the bare chat model and each persona adapter the 40
+held-out factual questions, then measures:
+- style: a small classifier (character n-grams + logistic regression) trained on human-written
+  held-out replies of each persona and on the base model's own replies to other prompts; the
+  share of an adapter's replies it assigns to that adapter's persona;
+- facts: of the questions the base answers correctly, the share each persona still answers correctly;
+- clean stops: the share of replies that end with the end-of-turn token, not the length cap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from models.adapters import SHIPPED_DIR, read_adapter
+from models.inference import BASE, attach, chat_replies
+from models.loading import load_base
+from models.registry import DEFAULT_BASE
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "assets" / "data" / "chat"
+PERSONAS = ("sarcastic", "cheerful", "professional")
+RESULT_FILE = SHIPPED_DIR / "persona_eval.json"
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def style_classifier(holdout: list[dict[str, str]], base_replies: list[str]) -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    texts = [r["text"] for r in holdout] + base_replies
+    labels = [r["persona"] for r in holdout] + ["base"] * len(base_replies)
+    classifier = make_pipeline(TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True),
+                               LogisticRegression(max_iter=2000, C=10))
+    return classifier.fit(texts, labels)
+
+
+def is_correct(reply: str, answers: list[str]) -> bool:
+    return any(answer.lower() in reply.lower() for answer in answers)
+
+
+def evaluate_personas(adapter_dir: Path = SHIPPED_DIR, batch_size: int = 8) -> dict[str, Any]:
+    loaded = load_base(DEFAULT_BASE["chat"])
+    names = {BASE: BASE}
+    for persona in PERSONAS:
+        names[persona] = attach(loaded, read_adapter(adapter_dir / f"chat-{persona}"))
+    questions = _read_jsonl(DATA_DIR / "factual_test.jsonl")
+    style_prompts = [r["prompt"] for r in _read_jsonl(DATA_DIR / "sarcastic.jsonl")[:40]]
+
+    def ask(prompts: list[str], who: str) -> list[tuple[str, bool]]:
+        replies = []
+        for first in range(0, len(prompts), batch_size):
+            rows = [[{"role": "user", "content": p}] for p in prompts[first:first + batch_size]]
+            with loaded.lock:
+                replies += chat_replies(loaded.model, loaded.tokenizer, rows, [names[who]] * len(rows),
+                                        max_new_tokens=96)
+        return replies
+
+    classifier = style_classifier(_read_jsonl(DATA_DIR / "style_holdout.jsonl"),
+                                  [text for text, _ in ask(style_prompts, BASE)])
+    answers = {who: ask([q["question"] for q in questions], who) for who in names}
+    base_correct = [i for i, q in enumerate(questions) if is_correct(answers[BASE][i][0], q["answers"])]
+    results: dict[str, Any] = {"questions": len(questions), "base_correct": len(base_correct)}
+    for who, replies in answers.items():
+        label = "base" if who == BASE else who
+        predicted = classifier.predict([text for text, _ in replies])
+        results[label] = {
+            "style_accuracy": float((predicted == label).mean()),
+            "style_counts": {k: int((predicted == k).sum()) for k in ["base", *PERSONAS]},
+            "facts_retained": sum(is_correct(replies[i][0], questions[i]["answers"]) for i in base_correct)
+            / max(1, len(base_correct)),
+            "clean_stops": sum(stopped for _, stopped in replies) / len(replies),
+            "samples": [{"question": questions[i]["question"], "reply": replies[i][0]} for i in range(3)],
+        }
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--adapters", type=Path, default=SHIPPED_DIR)
+    args = parser.parse_args()
+    results = evaluate_personas(args.adapters)
+    (args.adapters / RESULT_FILE.name).write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    print(f"base answers {results['base_correct']}/{results['questions']} factual questions correctly")
+    print(f"{'model':14} {'style acc':>9} {'facts kept':>10} {'clean stops':>11}")
+    for who in ("base", *PERSONAS):
+        r = results[who]
+        print(f"{who:14} {r['style_accuracy']:9.2f} {r['facts_retained']:10.2f} {r['clean_stops']:11.2f}")
+
+
+if __name__ == "__main__":
+    main()
