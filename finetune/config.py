@@ -63,9 +63,9 @@ class TrainConfig:
 # Per task: preset -> settings. Chosen so that "quick" trains a 50-example upload in about a minute.
 _PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "sentiment": {
-        "quick": dict(epochs=2, learning_rate=1e-3, batch_size=16, rank=8, max_length=128),
-        "balanced": dict(epochs=3, learning_rate=1e-3, batch_size=16, rank=8, max_length=128),
-        "thorough": dict(epochs=5, learning_rate=5e-4, batch_size=16, rank=16, max_length=128),
+        "quick": dict(epochs=4, learning_rate=2e-3, batch_size=16, rank=8, max_length=128),
+        "balanced": dict(epochs=6, learning_rate=1e-3, batch_size=16, rank=8, max_length=128),
+        "thorough": dict(epochs=10, learning_rate=5e-4, batch_size=16, rank=16, max_length=128),
     },
     "translation": {
         "quick": dict(epochs=1, learning_rate=5e-4, batch_size=8, rank=8, max_length=128),

@@ -241,7 +241,7 @@ class LoRARecipe:
         self.model.peft_config["default"].base_model_name_or_path = self.spec.hub_id
 
         def write(folder: Path) -> None:
-            self.model.save_pretrained(folder, safe_serialization=True)
+            self.model.save_pretrained(folder, safe_serialization=True, save_embedding_layers=False)
             (folder / METADATA_FILE).write_text(json.dumps(metadata, indent=2, ensure_ascii=False))
             (folder / "README.md").write_text(model_card(metadata))
 
