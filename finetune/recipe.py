@@ -266,7 +266,8 @@ class LoRARecipe:
 def model_card(metadata: dict[str, Any]) -> str:
     """A short README for an adapter folder: what, trained on what, how well."""
     metrics = metadata.get("metrics", {})
-    names = sorted({k for m in metrics.values() for k, v in m.items() if isinstance(v, (int, float))})
+    names = sorted({k for m in metrics.values() for k, v in m.items()
+                    if isinstance(v, float) and k != "examples_per_s"})
     rows = "\n".join(f"| {name} | " + " | ".join(
         f"{metrics[side][name]:.3f}" if name in metrics.get(side, {}) else "-" for side in ("base", "adapter")) + " |"
         for name in names)
@@ -278,6 +279,8 @@ def model_card(metadata: dict[str, Any]) -> str:
         f"epochs {h['epochs']}, max steps {h['max_steps']}, batch {h['batch_size']}, seed {h['seed']}\n"
         f"- Parameters: {metadata['trainable_params']:,} trainable of {metadata['total_params']:,}\n"
         f"- Training time: {metadata['train_seconds']} s on {metadata['device']} ({metadata['steps']} steps)\n\n"
+        f"\"base\" is the bare model at its best without training: prompted with two worked examples "
+        f"(sentiment: zero-shot similarity to one sentence per label).\n\n"
         f"## Validation metrics\n\n| metric | base | adapter |\n|---|---|---|\n{rows}\n"
         + "".join(_test_table(name, test) for name, test in metadata.get("test", {}).items())
     )

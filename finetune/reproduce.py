@@ -59,7 +59,7 @@ def _chat_persona(persona: str) -> ShippedAdapter:
 
 SHIPPED = [
     ShippedAdapter("sentiment-movies", "sentiment", "sentiment/train.jsonl",
-                   dict(epochs=2, learning_rate=1e-3, rank=16, alpha=32, batch_size=32, max_length=128),
+                   dict(epochs=3, learning_rate=1e-3, rank=16, alpha=32, batch_size=32, max_length=128),
                    {"movies": ("sentiment/test.jsonl", _vader), "amazon": ("sentiment/test_amazon.jsonl", _vader)},
                    "VADER"),
     ShippedAdapter("translation-en-es", "translation", "translation/train.jsonl",
