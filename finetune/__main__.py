@@ -64,6 +64,8 @@ def _train(args: argparse.Namespace) -> int:
     except TrainingCancelled:
         print("cancelled: nothing was saved", file=sys.stderr)
         return 130
+    if not recipe.is_main_process:  # under `accelerate launch`, one summary is enough
+        return 0
     print(json.dumps({"adapter": str(destination) if config.method == "lora" else None,
                       "trainable_params": metadata["trainable_params"], "total_params": metadata["total_params"],
                       "train_seconds": metadata["train_seconds"],

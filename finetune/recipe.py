@@ -186,29 +186,35 @@ class LoRARecipe:
         self.model = apply_method(self.model, self.spec, self.config)
         self.trainable_params, self.total_params = count_parameters(self.model)
         self._status("training", f"Training {self.trainable_params:,} of {self.total_params:,} parameters")
-        cuda = torch.cuda.is_available()
         with tempfile.TemporaryDirectory() as scratch:
-            args = TrainingArguments(
-                output_dir=scratch, per_device_train_batch_size=self.config.batch_size,
-                num_train_epochs=self.config.epochs, max_steps=self.config.max_steps,
-                learning_rate=self.config.learning_rate, lr_scheduler_type="linear", warmup_steps=0.05,
-                logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True,
-                seed=self.config.seed, data_seed=self.config.seed, train_sampling_strategy="group_by_length",
-                remove_unused_columns=False, use_cpu=not cuda, bf16=cuda and torch.cuda.is_bf16_supported(),
-                average_tokens_across_devices=False, dataloader_num_workers=0,
-            )
-            trainer_class = _TargetOnlyLossTrainer if self.spec.architecture == "causal" else Trainer
-            trainer = trainer_class(model=self.model, args=args, train_dataset=self.train_features,
-                                    data_collator=self._collator(), processing_class=self.tokenizer,
-                                    callbacks=[_ProgressCallback(self.progress, self.report, self.cancel,
-                                                                 self.config.batch_size)])
-            trainer.remove_callback(PrinterCallback)  # progress goes through our callback instead
+            trainer = self.build_trainer(scratch)
             started = time.perf_counter()
             trainer.train()
             self.train_seconds = time.perf_counter() - started
             self.is_main_process = trainer.is_world_process_zero()
         if self.cancel.is_set():
             raise TrainingCancelled()
+
+    def build_trainer(self, output_dir: str, **overrides: Any) -> Trainer:
+        """The Trainer `train()` runs (benchmarks build it too); `overrides` replace TrainingArguments fields."""
+        cuda = torch.cuda.is_available()
+        settings = dict(
+            output_dir=output_dir, per_device_train_batch_size=self.config.batch_size,
+            num_train_epochs=self.config.epochs, max_steps=self.config.max_steps,
+            learning_rate=self.config.learning_rate, lr_scheduler_type="linear", warmup_steps=0.05,
+            logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True,
+            seed=self.config.seed, data_seed=self.config.seed, train_sampling_strategy="group_by_length",
+            remove_unused_columns=False, use_cpu=not cuda, bf16=cuda and torch.cuda.is_bf16_supported(),
+            average_tokens_across_devices=False, dataloader_num_workers=0,
+        )
+        args = TrainingArguments(**{**settings, **overrides})
+        trainer_class = _TargetOnlyLossTrainer if self.spec.architecture == "causal" else Trainer
+        trainer = trainer_class(model=self.model, args=args, train_dataset=self.train_features,
+                                data_collator=self._collator(), processing_class=self.tokenizer,
+                                callbacks=[_ProgressCallback(self.progress, self.report, self.cancel,
+                                                             self.config.batch_size)])
+        trainer.remove_callback(PrinterCallback)  # progress goes through our callback instead
+        return trainer
 
     def _collator(self) -> Any:
         if self.spec.architecture == "encoder":

@@ -15,6 +15,7 @@ import shutil
 import stat
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -199,17 +200,20 @@ def import_zip(archive: Path, workspace: str = DEFAULT_WORKSPACE, name: str | No
         def unpack(folder: Path) -> None:
             for member in members:
                 flat = folder / Path(member.filename).name  # adapters are flat: drop any inner folder
-                with zipped.open(member) as source, flat.open("wb") as sink:
-                    shutil.copyfileobj(source, sink)
+                try:
+                    with zipped.open(member) as source, flat.open("wb") as sink:
+                        shutil.copyfileobj(source, sink)
+                except (zipfile.BadZipFile, zlib.error, EOFError) as error:  # e.g. sizes that lie, bad CRC
+                    raise AdapterError(f"The zip is damaged ({error}).") from None
+            # Checked before the swap, so a refused upload never replaces an adapter of the same name.
+            base_model = read_adapter(folder).base_model
+            try:
+                get_spec(base_model)
+            except KeyError:
+                raise AdapterError(f"The adapter is for base model '{base_model}', which this app does not have.") from None
 
         save_adapter_atomically(unpack, destination)
-    info = read_adapter(destination, workspace=workspace)
-    try:
-        get_spec(info.base_model)
-    except KeyError:
-        shutil.rmtree(destination)
-        raise AdapterError(f"The adapter is for base model '{info.base_model}', which this app does not have.") from None
-    return info
+    return read_adapter(destination, workspace=workspace)
 
 
 def adapter_key(info: AdapterInfo) -> str:

@@ -2,25 +2,30 @@
 
 Each call names its adapter (or none, for the base) and passes it to peft per row
 (`adapter_names`), so no request ever changes global adapter state that another request
-relies on. A lock per base model keeps two generations from interleaving on one copy.
+relies on. A lock per base model keeps two generations from interleaving on one copy, and
+requests that arrive together are micro-batched into one call (`models.batching`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache, partial
 from threading import Thread
 from typing import Any, Iterator
 
 import torch
 from peft import PeftModel
-from transformers import TextIteratorStreamer
+from transformers import StoppingCriteriaList, StopStringCriteria, TextIteratorStreamer
 
+from models import mixed_lora
 from models.adapters import AdapterError, AdapterInfo, adapter_key, find_adapter
+from models.batching import batcher, release_openmp_threads
 from models.loading import LoadedBase, load_base
 from models.prompts import chat_messages, generation_prompt
 from models.registry import DEFAULT_BASE
 
 BASE = "__base__"  # peft's name for "no adapter" in a per-row adapter_names list
+mixed_lora.install()  # rows with different adapters in one matmul, not one adapter at a time
 MAX_NEW_TOKENS = {"translation": 160, "summarization": 48, "chat": 200}
 
 
@@ -48,6 +53,7 @@ def attach(loaded: LoadedBase, info: AdapterInfo) -> str:
                                                          is_trainable=False)
             loaded.model.eval()
             loaded.adapters[key] = info.path
+            release_openmp_threads()
     return key
 
 
@@ -89,6 +95,21 @@ def is_truncated(task: str, text: str, adapter: str | None = None, workspace: st
     return len(target.loaded.tokenizer(text)["input_ids"]) > target.loaded.spec.max_input_tokens
 
 
+@lru_cache(maxsize=16)
+def _stop_at_newline(tokenizer: Any) -> StoppingCriteriaList:
+    """Stop a causal row at the end of its line. Built once per tokenizer: building it scans and sorts
+    the whole vocabulary (a third of a second for Gemma's 262k tokens), which `stop_strings=` redoes
+    on every call."""
+    return StoppingCriteriaList([StopStringCriteria(tokenizer, ["\n"])])
+
+
+def _new_token_limit(task: str, tokenizer: Any, text: str) -> int:
+    """Summaries get a fixed budget; a translation at most twice its source's length plus a little."""
+    if task == "summarization":
+        return MAX_NEW_TOKENS[task]
+    return min(MAX_NEW_TOKENS[task], 2 * len(tokenizer(text)["input_ids"]) + 16)
+
+
 def generate_texts(model: Any, tokenizer: Any, architecture: str, task: str, texts: list[str],
                    bare_base: list[bool], adapter_names: list[str] | None = None, max_input_tokens: int = 512) -> list[str]:
     """Greedy, KV-cached generation for a batch; rows may use different adapters (peft adapter_names).
@@ -103,16 +124,17 @@ def generate_texts(model: Any, tokenizer: Any, architecture: str, task: str, tex
     finally:
         tokenizer.padding_side = side
     prompt_tokens = inputs["input_ids"].shape[1]
-    longest_source = max(len(tokenizer(text)["input_ids"]) for text in texts)
-    limit = MAX_NEW_TOKENS[task] if task == "summarization" else min(MAX_NEW_TOKENS[task], 2 * longest_source + 16)
+    limits = [_new_token_limit(task, tokenizer, text) for text in texts]
     with torch.inference_mode():
         output = model.generate(
-            **inputs, **_adapter_kwargs(model, adapter_names), max_new_tokens=limit, do_sample=False,
-            stop_strings=["\n"] if architecture == "causal" else None, tokenizer=tokenizer,
+            **inputs, **_adapter_kwargs(model, adapter_names), max_new_tokens=max(limits), do_sample=False,
+            stopping_criteria=_stop_at_newline(tokenizer) if architecture == "causal" else None,
             pad_token_id=tokenizer.pad_token_id,
         )
-    new_tokens = output if architecture == "seq2seq" else output[:, prompt_tokens:]
-    decoded = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+    start = 1 if architecture == "seq2seq" else prompt_tokens  # seq2seq output opens with the start token
+    # Each row is cut at its own cap, so a short text batched with a long one reads exactly as alone.
+    decoded = tokenizer.batch_decode([row[start:start + limit] for row, limit in zip(output, limits)],
+                                     skip_special_tokens=True)
     return [text.strip().split("\n")[0].strip() for text in decoded]
 
 
@@ -137,12 +159,34 @@ def sentiment_probabilities(model: Any, tokenizer: Any, texts: list[str], labels
     return [{label: float(p) for label, p in zip(labels, row)} for row in probabilities]
 
 
-def _run_generation(task: str, text: str, adapter: str | None, base: str | None, workspace: str | None) -> str:
-    target = resolve_target(task, adapter, base, workspace)
-    loaded = target.loaded
+def _generate_rows(loaded: LoadedBase, task: str, rows: list[tuple[str, str | None]]) -> list[str]:
+    """(text, adapter key or None) rows of one task, generated in one batch."""
     with loaded.lock:
-        return generate_texts(loaded.model, loaded.tokenizer, loaded.spec.architecture, task, [text],
-                              [target.key is None], target.adapter_names(1), loaded.spec.max_input_tokens)[0]
+        return generate_texts(loaded.model, loaded.tokenizer, loaded.spec.architecture, task,
+                              [text for text, _ in rows], [key is None for _, key in rows],
+                              [key or BASE for _, key in rows], loaded.spec.max_input_tokens)
+
+
+def _sentiment_rows(loaded: LoadedBase, rows: list[tuple[str, str | None]]) -> list[dict[str, float]]:
+    """(text, adapter key or None) rows classified together; the bare encoder answers another way,
+    so bare-base rows and adapter rows make one call each."""
+    results: list[dict[str, float]] = [{} for _ in rows]
+    with loaded.lock:
+        for bare in (True, False):
+            indices = [i for i, (_, key) in enumerate(rows) if (key is None) == bare]
+            if indices:
+                answers = sentiment_probabilities(
+                    loaded.model, loaded.tokenizer, [rows[i][0] for i in indices], list(loaded.labels or ()),
+                    bare, [rows[i][1] or BASE for i in indices], loaded.spec.max_input_tokens)
+                for i, answer in zip(indices, answers):
+                    results[i] = answer
+    return results
+
+
+def _run_generation(task: str, text: str, adapter: str | None, base: str | None, workspace: str | None) -> str:
+    """One request, batched with others for the same base and task that arrive at the same time."""
+    target = resolve_target(task, adapter, base, workspace)
+    return batcher(target.loaded, task, partial(_generate_rows, target.loaded, task)).submit((text, target.key))
 
 
 def translate(text: str, adapter: str | None = None, base: str | None = None, workspace: str | None = None) -> str:
@@ -159,10 +203,8 @@ def classify_sentiment(text: str, adapter: str | None = None, base: str | None =
                        workspace: str | None = None) -> dict[str, float]:
     """Class probabilities for one text."""
     target = resolve_target("sentiment", adapter, base, workspace)
-    loaded = target.loaded
-    with loaded.lock:
-        return sentiment_probabilities(loaded.model, loaded.tokenizer, [text], list(loaded.labels or ()),
-                                       target.key is None, target.adapter_names(1), loaded.spec.max_input_tokens)[0]
+    run = partial(_sentiment_rows, target.loaded)
+    return batcher(target.loaded, "sentiment", run).submit((text, target.key))
 
 
 def chat(message: str, history: list[dict[str, str]] | None = None, adapter: str | None = None,

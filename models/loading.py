@@ -24,6 +24,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from models.batching import release_openmp_threads
 from models.registry import BaseModelSpec, WeightsLocation, cache_dir, get_spec, resolve
 
 _MODEL_CLASSES = {
@@ -69,8 +70,12 @@ def materialize(
         return target
     partial = target.with_name(f"{target.name}.partial-{os.getpid()}-{threading.get_ident()}")
     shutil.rmtree(partial, ignore_errors=True)
-    convert(location, partial)
-    (partial / _COMPLETE_MARKER).write_text(location.origin)
+    try:
+        convert(location, partial)
+        (partial / _COMPLETE_MARKER).write_text(location.origin)
+    except BaseException:  # a failed or interrupted conversion leaves nothing behind
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     shutil.rmtree(target, ignore_errors=True)  # an interrupted earlier conversion
     try:
         partial.rename(target)
@@ -119,6 +124,7 @@ class LoadedBase:
     labels: tuple[str, ...] | None
     lock: threading.RLock = field(default_factory=threading.RLock)
     adapters: dict[str, Path] = field(default_factory=dict)
+    batchers: dict[str, Any] = field(default_factory=dict)  # task -> models.batching.MicroBatcher
 
 
 _LOADED: dict[tuple[str, tuple[str, ...] | None], LoadedBase] = {}
@@ -134,6 +140,7 @@ def load_base(name: str, labels: list[str] | tuple[str, ...] | None = None) -> L
             model, tokenizer = load_pretrained(spec, list(label_set) if label_set else None)
             model.to(default_device()).eval()
             _LOADED[spec.key, label_set] = LoadedBase(spec, model, tokenizer, label_set)
+            release_openmp_threads()  # requests run on the batcher's thread: keep this one's pool from slowing it
         return _LOADED[spec.key, label_set]
 
 

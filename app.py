@@ -1,0 +1,99 @@
+"""LoRA Playground: the Gradio app. Run `python app.py [--host H] [--port N]` (default 127.0.0.1:7860).
+
+Environment:
+  LORA_PLAYGROUND_DEMO=1         demo limits for a shared Space (small uploads, short jobs, one job per browser)
+  LORA_PLAYGROUND_MODELS=<file>  extra base models from a JSON file, e.g. local or tiny test models:
+                                 {"models": [{"key": ..., "hub_id": ..., "architecture": ..., "tasks": [...],
+                                 "local_path": ...}], "defaults": {"<task>": "<model key>"}}
+  LORA_PLAYGROUND_HOME           where converted models and everyone's adapters are kept
+
+Heavy imports happen inside the functions: training workers are spawned processes, and each one
+imports this file again (as `__mp_main__`) before it starts; it should not pay for gradio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import gradio as gr
+
+    from finetune.jobs import JobQueue
+    from ui.common import Settings
+
+MODELS_ENV = "LORA_PLAYGROUND_MODELS"
+
+
+def register_models_file(path: str | os.PathLike) -> None:
+    """Register the base models listed in a JSON file and make them the defaults it names."""
+    from models.registry import DEFAULT_BASE, BaseModelSpec, register
+
+    listing = json.loads(Path(path).read_text(encoding="utf-8"))
+    for entry in listing.get("models", []):
+        register(BaseModelSpec(**{**entry, "tasks": tuple(entry["tasks"])}))
+    DEFAULT_BASE.update(listing.get("defaults", {}))
+
+
+def build_demo(settings: Settings | None = None, jobs: JobQueue | None = None) -> gr.Blocks:
+    """The whole app: a language switch, the seven tabs and the API endpoints."""
+    import gradio as gr
+
+    from finetune.jobs import JobQueue
+    from ui import adapters, api, chat, learn, sentiment, summarize, train, translate
+    from ui.common import (LIGHT_EVENT, Context, Localizer, Settings, browser_secret, ensure_workspace,
+                           language_radio, workspace_state)
+    from ui.i18n import DEFAULT_LANGUAGE
+
+    settings = settings or Settings.from_env()
+    jobs = jobs or JobQueue(settings.max_active_jobs)
+    loc = Localizer()
+    with gr.Blocks(title="LoRA Playground") as demo:
+        workspace = workspace_state()
+        saved_language = gr.BrowserState(DEFAULT_LANGUAGE, storage_key="lora-playground-language",
+                                         secret=browser_secret())
+        with gr.Row(equal_height=True):
+            loc(gr.Markdown(), value="app.title")
+            language = language_radio()
+        if settings.demo:
+            loc(gr.Markdown(elem_id="demo-banner"), value="app.demo")
+        ctx = Context(settings, jobs, loc, workspace, language)
+        with gr.Tabs():
+            for tab in (translate, sentiment, summarize, chat, train, adapters, learn):
+                tab.build(ctx)
+        api.register(jobs)
+
+        def start(workspace_id: str | None, language_code: str | None):
+            return ensure_workspace(workspace_id), language_code or DEFAULT_LANGUAGE
+
+        demo.load(start, [workspace, saved_language], [workspace, language], **LIGHT_EVENT)
+        language.change(lambda code: [code, *loc.updates(code)], language, [saved_language, *loc.components],
+                        **LIGHT_EVENT)
+    demo.queue(default_concurrency_limit=4, max_size=64)
+    return demo
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    args = parser.parse_args(argv)
+    if os.environ.get(MODELS_ENV):
+        register_models_file(os.environ[MODELS_ENV])
+
+    from finetune.jobs import JobQueue
+    from ui.common import Settings
+
+    settings = Settings.from_env()
+    jobs = JobQueue(settings.max_active_jobs)
+    try:
+        build_demo(settings, jobs).launch(server_name=args.host, server_port=args.port)
+    finally:
+        jobs.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""4. Concurrency: 8 simultaneous requests, each with its own adapter on the same base.
+
+Ours: 8 threads call the app's function (`translate`, `classify_sentiment`) at the same moment;
+the micro-batcher (`models.batching`, 10 ms window) runs them as one batch, each row through its
+own adapter (`models.mixed_lora`: all adapters in two matmuls). Baseline: the same 8 requests
+served one at a time by one server thread, each a batch of one (a lock per model, no batching).
+Both run their model calls off the main thread, as a server does. The 8 adapters are copies of
+the shipped one with LoRA B scaled by 1.00, 0.98, ..., 0.86: different adapters, same quality.
+Throughput = requests / wall time, each side's best of several rounds; the note says whether
+both sides gave the same answers.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable
+
+from benchmarks.common import (Goal, Row, adapter_variant, like_a_server, release_memory, shipped_adapter, stopwatch,
+                               texts_of_words)
+from models import inference
+
+NAME = "concurrency"
+TITLE = "Concurrency (8 requests, 8 adapters, one base)"
+REQUESTS = 8
+
+# task -> (shipped adapter, the app's function, one batch without the batcher, data file, field, words, rounds)
+CASES = {
+    "translation": ("translation-en-es", inference.translate,
+                    lambda loaded, rows: inference._generate_rows(loaded, "translation", rows),
+                    "translation/test.jsonl", "source", 15, {True: 1, False: 2}),
+    "sentiment": ("sentiment-movies", inference.classify_sentiment, inference._sentiment_rows,
+                  "sentiment/test.jsonl", "text", 30, {True: 3, False: 15}),
+}
+
+
+def _together(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Start every call at the same moment from its own thread; results in call order."""
+    start = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], Any]) -> Any:
+        start.wait()
+        return call()
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def _best(call: Callable[[], list[Any]], rounds: int) -> tuple[float, list[Any]]:
+    best, answers = float("inf"), []
+    for _ in range(rounds):
+        with stopwatch() as elapsed:
+            answers = call()
+        best = min(best, elapsed())
+    return best, answers
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(abs(a[k] - b[k]) < 1e-4 for k in a)
+    return a == b
+
+
+def _last_round(sizes: list[int]) -> list[int]:
+    """The batch sizes that served the last REQUESTS requests."""
+    taken: list[int] = []
+    while sizes and sum(taken) < REQUESTS:
+        taken.insert(0, sizes.pop())
+    return taken
+
+
+def _case(task: str, quick: bool, scratch: Path) -> Row | None:
+    adapter, call, one_batch, data, field, words, rounds = CASES[task]
+    source = shipped_adapter(adapter)
+    if source is None:
+        return None
+    folders = [str(adapter_variant(source, scratch / f"{adapter}-{i}", 1 - 0.02 * i)) for i in range(REQUESTS)]
+    texts = texts_of_words(data, field, words, REQUESTS)
+    targets = [inference.resolve_target(task, folder) for folder in folders]  # load and attach, untimed
+    loaded = targets[0].loaded
+    call(texts[0], adapter=folders[0])
+    like_a_server()
+
+    def one_at_a_time() -> list[Any]:  # in a thread, as a server's request thread would
+        with ThreadPoolExecutor(1) as server:
+            return server.submit(lambda: [one_batch(loaded, [(text, target.key)])[0]
+                                          for text, target in zip(texts, targets)]).result()
+
+    alone_s, alone = _best(one_at_a_time, rounds[quick])
+    together_s, together = _best(lambda: _together([lambda t=text, f=folder: call(t, adapter=f)
+                                                     for text, folder in zip(texts, folders)]), rounds[quick])
+    same = all(_same(a, b) for a, b in zip(together, alone))
+    return Row(NAME, f"{task}: requests/s, 8 adapters at once vs one at a time", REQUESTS / together_s, "req/s",
+               REQUESTS / alone_s, Goal("ratio", ">=", 3),
+               f"batches (last round): {_last_round(list(loaded.batchers[task].batch_sizes))}; "
+               f"same answers: {'yes' if same else 'NO'}")
+
+
+def run(quick: bool) -> list[Row]:
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for task in CASES:
+            row = _case(task, quick, Path(scratch))
+            if row is not None:
+                rows.append(row)
+            release_memory()
+    return rows

@@ -1,0 +1,190 @@
+"""Micro-batching: simultaneous requests share one model call and get the answers they get alone.
+
+Greedy decoding on fp32 tiny models: a row's tokens do not depend on the other rows. Left padding
+changes the shapes the matrix kernels see, so logits can differ in the last bits; on these models
+no argmax is that close, so generated texts compare exactly. Sentiment probabilities are floats
+computed over differently padded batches, so they compare to 1e-5.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from models import batching
+from models.batching import MicroBatcher
+from models.inference import classify_sentiment, summarize, translate
+from models.loading import load_base
+
+TEXTS = ["Where is the train station?", "The cat sleeps on the bed.", "Thank you very much for your help.",
+         "Good morning, how are you?", "We are going to the beach tomorrow.", "The weather is nice today."]
+PARAGRAPH = ("This package contains a small command-line tool that converts images between formats. "
+             "It can resize and rotate pictures and works on whole folders at once.")
+
+
+@pytest.fixture(autouse=True)
+def _fresh(fresh_models, monkeypatch):
+    monkeypatch.setattr(batching, "WINDOW_S", 0.2)  # wide enough that every simultaneous request joins
+    yield
+
+
+def _simultaneously(calls):
+    """Start every call at the same moment from its own thread; results in call order."""
+    start = threading.Barrier(len(calls))
+
+    def run(call):
+        start.wait()
+        return call()
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def _batch_sizes(base: str, task: str) -> list[int]:
+    return list(load_base(base).batchers[task].batch_sizes)
+
+
+def test_concurrent_translations_with_mixed_adapters_equal_alone(tiny_adapters):
+    adapters = [str(tiny_adapters["llama-translation-a"]), str(tiny_adapters["llama-translation-b"]), None]
+    requests = [(text, adapters[i % 3]) for i, text in enumerate(TEXTS)]
+    alone = [translate(text, adapter=adapter, base="tiny-llama") for text, adapter in requests]
+    assert _batch_sizes("tiny-llama", "translation") == [1] * len(requests)
+
+    together = _simultaneously([lambda t=text, a=adapter: translate(t, adapter=a, base="tiny-llama")
+                                for text, adapter in requests])
+    assert _batch_sizes("tiny-llama", "translation")[len(requests):] == [len(requests)]
+    assert together == alone
+    assert len(set(together[:3])) == 3  # the adapters really differ on these inputs
+
+
+def test_short_text_batched_with_long_one_keeps_its_own_length_cap(tiny_models):
+    short, long = "Hi.", " ".join(TEXTS)
+    alone = translate(short, base="tiny-llama")
+    together = _simultaneously([lambda: translate(short, base="tiny-llama"),
+                                lambda: translate(long, base="tiny-llama")])
+    assert together[0] == alone
+
+
+def test_concurrent_summaries_on_seq2seq_equal_alone(tiny_adapters):
+    adapter = str(tiny_adapters["t5-translation"])
+    alone = [summarize(PARAGRAPH, base="tiny-t5"), translate(TEXTS[0], adapter=adapter),
+             translate(TEXTS[1], base="tiny-t5")]
+    together = _simultaneously([lambda: summarize(PARAGRAPH, base="tiny-t5"),
+                                lambda: translate(TEXTS[0], adapter=adapter),
+                                lambda: translate(TEXTS[1], base="tiny-t5")])
+    assert together == alone
+    assert _batch_sizes("tiny-t5", "translation")[-1] == 2  # tasks batch separately
+
+
+def test_concurrent_sentiment_with_adapters_and_bare_base_equal_alone(tiny_adapters):
+    adapters = [str(tiny_adapters["bert-sentiment-a"]), str(tiny_adapters["bert-sentiment-b"]), None]
+    requests = [(text, adapters[i % 3]) for i, text in enumerate(TEXTS)]
+    alone = [classify_sentiment(text, adapter=adapter, base="tiny-bert") for text, adapter in requests]
+    together = _simultaneously([lambda t=text, a=adapter: classify_sentiment(t, adapter=a, base="tiny-bert")
+                                for text, adapter in requests])
+    assert _batch_sizes("tiny-bert", "sentiment")[-1] == len(requests)
+    for batched, single in zip(together, alone):
+        assert list(batched) == list(single)
+        assert batched == pytest.approx(single, abs=1e-5)
+
+
+def test_a_failing_request_fails_alone():
+    def run(items):
+        if "bad" in items:
+            raise ValueError("bad item")
+        return [item.upper() for item in items]
+
+    batcher = MicroBatcher(run, window_s=0.5)
+    results = _simultaneously([lambda item=item: _outcome(batcher, item) for item in ("a", "bad", "c")])
+    assert results == ["A", "ValueError: bad item", "C"]
+    assert list(batcher.batch_sizes)[0] == 3  # tried together first, then one by one
+
+
+def _outcome(batcher, item):
+    try:
+        return batcher.submit(item)
+    except ValueError as error:
+        return f"ValueError: {error}"
+
+
+def test_requests_arriving_during_a_batch_form_the_next_one_and_the_worker_retires():
+    running, release = threading.Event(), threading.Event()
+
+    def run(items):
+        if items == ["first"]:
+            running.set()
+            release.wait(5)
+        return items
+
+    batcher = MicroBatcher(run, window_s=0.0, max_batch=3, idle_s=0.05)
+    with ThreadPoolExecutor(6) as pool:
+        first = pool.submit(batcher.submit, "first")
+        assert running.wait(5)
+        later = [pool.submit(batcher.submit, f"r{i}") for i in range(5)]
+        while len(batcher._pending) < 5:  # all five queued behind the running batch
+            time.sleep(0.005)
+        release.set()
+        assert first.result() == "first" and [f.result() for f in later] == [f"r{i}" for i in range(5)]
+    assert list(batcher.batch_sizes) == [1, 3, 2]  # max_batch splits the waiting five
+    deadline = time.monotonic() + 5
+    while batcher._worker is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert batcher._worker is None
+    assert batcher.submit("again") == "again"  # a new worker starts on demand
+
+
+def _two_adapter_model():
+    """A tiny MLP with LoRA adapters of different ranks and scalings, B filled with noise."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(0)
+    mlp = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
+    model = get_peft_model(mlp, LoraConfig(r=2, lora_alpha=4, target_modules=["0", "2"]), adapter_name="tiny")
+    model.add_adapter("big", LoraConfig(r=4, lora_alpha=3, target_modules=["0", "2"]))
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_()
+    return model.eval()
+
+
+@pytest.mark.parametrize("shape", [(5, 8), (5, 3, 8)])
+def test_batched_lora_equals_peft_loop(monkeypatch, shape):
+    import torch
+    from peft.tuners.lora import layer as lora_layer
+
+    from models import mixed_lora
+
+    model = _two_adapter_model()
+    x = torch.randn(*shape)
+    names = ["tiny", "__base__", "big", "big", "tiny"]
+    with torch.no_grad():
+        monkeypatch.setattr(lora_layer.Linear, "_mixed_batch_forward", mixed_lora._PEFT_MIXED_FORWARD)
+        expected = model(x, adapter_names=names)
+        monkeypatch.setattr(lora_layer.Linear, "_mixed_batch_forward", mixed_lora.batched_mixed_forward)
+        batched = model(x, adapter_names=names)
+        alone = torch.cat([model(x[i: i + 1], adapter_names=[n]) for i, n in enumerate(names)])
+    assert torch.allclose(batched, expected, atol=1e-5)
+    assert torch.allclose(alone, expected, atol=1e-5)
+    plain = model(x, adapter_names=["__base__"] * len(names)).detach()
+    assert all(not torch.allclose(expected[i], plain[i]) for i in (0, 2, 3, 4))  # the adapters do something
+
+
+
+def test_releasing_openmp_threads_is_safe_from_any_thread():
+    import torch
+
+    from models.batching import release_openmp_threads
+
+    def work():
+        release_openmp_threads()
+        value = float((torch.ones(256, 256) @ torch.ones(256, 256)).sum())
+        release_openmp_threads()
+        return value
+
+    assert _simultaneously([work, work]) == [256.0**3] * 2
+    assert work() == 256.0**3

@@ -1,0 +1,84 @@
+"""Persona chat: the small chat model with a persona adapter (or none), replies streamed token by
+token; compare mode sends each message to the bare base too, in a second conversation beside it."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import gradio as gr
+
+from models.adapters import AdapterError
+from models.inference import chat
+from models.registry import ModelUnavailableError
+from ui.common import BASE_CHOICE, UI_EVENT, Context, adapter_argument, adapter_choices, picker_update
+from ui.i18n import text
+
+EXAMPLES = ["What is the capital of France?", "Can you explain what a LoRA adapter is in one sentence?",
+            "Give me a tip for learning a new language."]
+Messages = list[dict[str, str]]
+
+
+def plain_messages(history: list[dict[str, Any]] | None) -> Messages:
+    """Chatbot messages (content as a list of typed parts in gradio 6) as plain role/content text."""
+    messages = []
+    for message in history or []:
+        content = message["content"]
+        if isinstance(content, list):
+            content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
+        messages.append({"role": message["role"], "content": str(content)})
+    return messages
+
+
+def stream_turn(message: str, history: Messages, adapter: str | None, workspace: str | None) -> Iterator[Messages]:
+    """The conversation with the new user turn and the reply growing token by token."""
+    turn = history + [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
+    yield turn
+    for reply in chat(message, history, adapter=adapter, workspace=workspace):
+        turn[-1]["content"] = reply
+        yield turn
+
+
+def build(ctx: Context) -> gr.Tab:
+    loc = ctx.loc
+    with loc(gr.Tab(id="chat"), label="chat.tab") as tab:
+        loc(gr.Markdown(), value="chat.intro")
+        with gr.Row():
+            persona = loc(gr.Dropdown(adapter_choices("chat", None), value=BASE_CHOICE, elem_id="chat-persona"),
+                          label="chat.persona", info="chat.persona_info")
+            compare = loc(gr.Checkbox(False, elem_id="chat-compare"), label="chat.compare")
+        with gr.Row():
+            conversation = loc(gr.Chatbot(height=420, feedback_options=None, elem_id="chat-persona-bot"),
+                               label="chat.with_persona")
+            base_conversation = loc(gr.Chatbot(height=420, feedback_options=None, visible=False,
+                                               elem_id="chat-base-bot"), label="chat.with_base")
+        with gr.Row():
+            message = loc(gr.Textbox(scale=4, show_label=False, elem_id="chat-input"), placeholder="chat.placeholder")
+            send = loc(gr.Button(variant="primary", scale=1, elem_id="chat-send"), value="chat.send")
+            clear = loc(gr.Button(scale=1, elem_id="chat-clear"), value="chat.clear")
+        gr.Examples([[example] for example in EXAMPLES], inputs=[message], **UI_EVENT)
+
+    def respond(message: str, history: list, base_history: list, choice: str, compare: bool,
+                workspace: str | None, language: str):
+        history, base_history = plain_messages(history), plain_messages(base_history)
+        if not (message or "").strip():
+            gr.Info(text(language, "common.empty"))
+            yield message, history, base_history
+            return
+        try:
+            adapter = adapter_argument(choice, "chat", workspace)
+            for turn in stream_turn(message, history, adapter, workspace):
+                yield "", turn, base_history
+            if compare:
+                for turn in stream_turn(message, base_history, None, workspace):
+                    yield "", gr.skip(), turn
+        except (AdapterError, ModelUnavailableError) as error:
+            raise gr.Error(str(error)) from None
+
+    gr.on([send.click, message.submit], respond,
+          [message, conversation, base_conversation, persona, compare, ctx.workspace, ctx.language],
+          [message, conversation, base_conversation], **UI_EVENT)
+    clear.click(lambda: ("", [], []), None, [message, conversation, base_conversation], **UI_EVENT, queue=False)
+    compare.change(lambda on: gr.update(visible=on), compare, base_conversation, **UI_EVENT, queue=False)
+    tab.select(lambda workspace, current: picker_update("chat", workspace, current), [ctx.workspace, persona],
+               persona, **UI_EVENT, queue=False)
+    return tab

@@ -1,0 +1,130 @@
+"""What every tab shares: app settings, the per-browser workspace, adapter pickers and i18n binding."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import gradio as gr
+
+from finetune.data.upload import DataLimits
+from finetune.jobs import JobQueue
+from models.adapters import AdapterError, list_adapters
+from models.registry import cache_dir
+from ui.i18n import DEFAULT_LANGUAGE, LANGUAGES, text
+
+BASE_CHOICE = "base"  # the picker value meaning "no adapter"
+DEMO_ENV = "LORA_PLAYGROUND_DEMO"
+# Events the page itself uses; the stable public API is in ui/api.py.
+UI_EVENT: dict[str, Any] = {"api_visibility": "private"}
+# Polls and label refreshes are cheap: they must not wait behind model calls for a free worker.
+LIGHT_EVENT: dict[str, Any] = {**UI_EVENT, "concurrency_limit": None, "show_progress": "hidden"}
+
+Component = TypeVar("Component", bound=gr.blocks.Block)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Limits of this deployment. Demo mode (a shared public Space) is stricter."""
+
+    demo: bool = False
+    limits: DataLimits = field(default_factory=DataLimits)
+    max_steps: int | None = None  # cap on training steps per job
+    max_active_jobs: int | None = None  # jobs waiting or running per workspace
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        if os.environ.get(DEMO_ENV, "").lower() not in ("1", "true", "yes"):
+            return cls()
+        return cls(demo=True, limits=DataLimits(max_rows=2_000, max_bytes=2 * 1024 * 1024), max_steps=200,
+                   max_active_jobs=1)
+
+
+class Localizer:
+    """Remembers which string key each component's label (info, placeholder, value...) shows, so the
+    language radio can re-label the whole page with one event."""
+
+    def __init__(self) -> None:
+        self._bindings: list[tuple[gr.blocks.Block, dict[str, str]]] = []
+
+    def __call__(self, component: Component, **keys: str) -> Component:
+        """Give the component its strings in the default language and remember the keys."""
+        for attribute, key in keys.items():
+            setattr(component, attribute, text(DEFAULT_LANGUAGE, key))
+        self._bindings.append((component, keys))
+        return component
+
+    @property
+    def components(self) -> list[gr.blocks.Block]:
+        return [component for component, _ in self._bindings]
+
+    def updates(self, language: str) -> list[dict[str, Any]]:
+        return [gr.update(**{attribute: text(language, key) for attribute, key in keys.items()})
+                for _, keys in self._bindings]
+
+
+@dataclass
+class Context:
+    """Handed to every tab builder."""
+
+    settings: Settings
+    jobs: JobQueue
+    loc: Localizer
+    workspace: gr.BrowserState  # this browser's random workspace id
+    language: gr.Radio
+
+
+def browser_secret() -> str:
+    """The key that encrypts browser state, kept on disk so workspaces survive an app restart."""
+    path = cache_dir() / "browser-secret"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(24))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def workspace_state() -> gr.BrowserState:
+    return gr.BrowserState(None, storage_key="lora-playground-workspace", secret=browser_secret())
+
+
+def language_radio() -> gr.Radio:
+    return gr.Radio([(name, code) for code, name in LANGUAGES.items()], value=DEFAULT_LANGUAGE, show_label=False,
+                    container=False, elem_id="language")
+
+
+def ensure_workspace(workspace: str | None) -> str:
+    """A browser's first visit gets a new random id (unguessable: it is the key to its adapters)."""
+    return workspace or f"w{secrets.token_hex(8)}"
+
+
+def require_workspace(workspace: str | None) -> str:
+    if not workspace:
+        raise gr.Error("The page is still starting; try again in a moment.")
+    return workspace
+
+
+def adapter_choices(task: str, workspace: str | None) -> list[tuple[str, str]]:
+    """Picker entries: the bare base, then shipped adapters, then the workspace's own (marked ★)."""
+    names: dict[str, str] = {}
+    for info in list_adapters(task, workspace or None):
+        names[info.name] = info.name if info.shipped else f"★ {info.name}"  # own ones shadow shipped ones
+    return [(BASE_CHOICE, BASE_CHOICE)] + [(label, name) for name, label in names.items()]
+
+
+def picker_update(task: str, workspace: str | None, current: str | None = None) -> dict[str, Any]:
+    """Fresh choices for an adapter dropdown, keeping the selection while it still exists."""
+    choices = adapter_choices(task, workspace)
+    keep = current if current in {value for _, value in choices} else BASE_CHOICE
+    return gr.update(choices=choices, value=keep)
+
+
+def adapter_argument(choice: str | None, task: str, workspace: str | None) -> str | None:
+    """The adapter name for the task API (None = the base), accepting only this workspace's
+    library: a free-form value could otherwise name any folder on disk."""
+    if not choice or choice == BASE_CHOICE:
+        return None
+    if choice not in {info.name for info in list_adapters(task, workspace or None)}:
+        raise AdapterError(f"No {task} adapter named '{choice}' is available here.")
+    return choice
