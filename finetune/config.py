@@ -26,7 +26,8 @@ class TrainConfig:
     batch_size: int = field(default=8, metadata={"help": "Examples per optimizer step."})
     rank: int = field(default=8, metadata={"help": "LoRA rank r: size of the low-rank update."})
     alpha: int = field(default=16, metadata={"help": "LoRA alpha: the update is scaled by alpha / r."})
-    dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA input."})
+    dropout: float = field(default=0.0, metadata={"help": "Dropout on the LoRA input. Off by default: on a CPU it "
+                                                  "costs a quarter of each step (BENCHMARKS.md, efficiency)."})
     target_modules: tuple[str, ...] | None = field(default=None, metadata={
         "help": "Layers that get LoRA (default: attention and MLP projections of the architecture)."})
     freeze_layers: int = field(default=4, metadata={"help": "method=freeze: how many lower layers stay frozen."})

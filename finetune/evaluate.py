@@ -12,7 +12,7 @@ from transformers import DataCollatorForSeq2Seq
 
 from finetune.features import encode_all
 from finetune.loss import target_only_lm_loss
-from models.inference import BASE, generate_texts, sentiment_probabilities
+from models.inference import BASE, generate_texts, padding_side, sentiment_probabilities
 from models.prompts import SOURCE_FIELD, TARGET_FIELD
 
 PRIMARY_METRIC = {"sentiment": "accuracy", "translation": "chrf", "summarization": "rougeL", "chat": "perplexity"}
@@ -85,8 +85,8 @@ def _chat_loss(model: Any, tokenizer: Any, rows: list[dict[str, Any]], max_lengt
     features = encode_all("chat", "causal", tokenizer, rows, max_length)
     if not features:
         return 0.0, 0
-    tokenizer.padding_side = "right"
-    batch = DataCollatorForSeq2Seq(tokenizer, padding=True, return_tensors="pt")(features)
+    with padding_side(tokenizer, "right"):
+        batch = DataCollatorForSeq2Seq(tokenizer, padding=True, return_tensors="pt")(features)
     batch = {k: v.to(model.device) for k, v in batch.items()}
     if adapter_names:
         batch["adapter_names"] = adapter_names[: batch["input_ids"].shape[0]]

@@ -54,7 +54,7 @@ class ShippedAdapter:
 
 def _chat_persona(persona: str) -> ShippedAdapter:
     return ShippedAdapter(f"chat-{persona}", "chat", f"chat/{persona}.jsonl",
-                          dict(epochs=3, learning_rate=5e-4, rank=16, alpha=32, batch_size=8, max_length=256))
+                          dict(epochs=3, learning_rate=5e-4, rank=16, alpha=32, batch_size=8, max_length=256, dropout=0.05))
 
 
 SHIPPED = [
@@ -63,10 +63,10 @@ SHIPPED = [
                    {"movies": ("sentiment/test.jsonl", _vader), "amazon": ("sentiment/test_amazon.jsonl", _vader)},
                    "VADER"),
     ShippedAdapter("translation-en-es", "translation", "translation/train.jsonl",
-                   dict(epochs=1, learning_rate=3e-4, rank=16, alpha=32, batch_size=8, max_length=128),
+                   dict(epochs=1, learning_rate=3e-4, rank=16, alpha=32, batch_size=8, max_length=128, dropout=0.05),
                    {"debian": ("translation/test.jsonl", _apertium)}, "Apertium eng-spa"),
     ShippedAdapter("summarization-debian", "summarization", "summarization/train.jsonl",
-                   dict(epochs=1, max_steps=200, learning_rate=4e-4, rank=16, alpha=32, batch_size=8, max_length=320),
+                   dict(epochs=1, max_steps=600, learning_rate=4e-4, rank=16, alpha=32, batch_size=8, max_length=320),
                    {"debian": ("summarization/test.jsonl", _lead)}, "lead-10 words"),
     *(_chat_persona(p) for p in ("sarcastic", "cheerful", "professional")),
 ]

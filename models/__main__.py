@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             run = inference.translate if args.task == "translation" else inference.summarize
             print(run(args.text, args.adapter, args.base))
-    except (AdapterError, ModelUnavailableError, KeyError) as error:
+    except (AdapterError, ModelUnavailableError, KeyError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -8,6 +8,7 @@ requests that arrive together are micro-batched into one call (`models.batching`
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from threading import Thread
@@ -80,9 +81,34 @@ def resolve_target(task: str, adapter: str | None = None, base: str | None = Non
     return Target(loaded, attach(loaded, info), info)
 
 
-def _encode(tokenizer: Any, texts: list[str], limit: int, device: torch.device) -> dict[str, torch.Tensor]:
-    batch = tokenizer(texts, return_tensors="pt", padding=True, truncation=True, max_length=limit)
+def _encode(tokenizer: Any, texts: list[str], limit: int, device: torch.device, **options: Any) -> dict[str, torch.Tensor]:
+    batch = tokenizer(texts, return_tensors="pt", padding=True, truncation=True, max_length=limit, **options)
     return {k: v.to(device) for k, v in batch.items()}
+
+
+@contextmanager
+def padding_side(tokenizer: Any, side: str) -> Iterator[None]:
+    """Pad on `side` for one call: generation needs left padding, training right; the tokenizer is shared."""
+    previous, tokenizer.padding_side = tokenizer.padding_side, side
+    try:
+        yield
+    finally:
+        tokenizer.padding_side = previous
+
+
+def clip_text(tokenizer: Any, text: str, max_tokens: int) -> str:
+    """The text cut to its first `max_tokens` tokens. Inputs are cut here, before they go into a
+    prompt, so that a long text never pushes the prompt's instruction ("Spanish:") out of the window."""
+    if len(text) <= max_tokens:  # a token is at least one character
+        return text
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    return text if len(ids) <= max_tokens else tokenizer.decode(ids[:max_tokens], skip_special_tokens=True)
+
+
+def _text_budget(tokenizer: Any, architecture: str, task: str, limit: int) -> int:
+    """How many tokens of the user's text fit beside the few-shot prompt (the longer of the two)."""
+    frame = generation_prompt(task, "", architecture, few_shot=True)
+    return max(16, limit - len(tokenizer(frame)["input_ids"]))
 
 
 def _adapter_kwargs(model: Any, adapter_names: list[str] | None) -> dict[str, Any]:
@@ -91,8 +117,13 @@ def _adapter_kwargs(model: Any, adapter_names: list[str] | None) -> dict[str, An
 
 def is_truncated(task: str, text: str, adapter: str | None = None, workspace: str | None = None) -> bool:
     """Whether the input is longer than the model takes (the app shows a note)."""
-    target = resolve_target(task, adapter, workspace=workspace)
-    return len(target.loaded.tokenizer(text)["input_ids"]) > target.loaded.spec.max_input_tokens
+    loaded = resolve_target(task, adapter, workspace=workspace).loaded
+    limit = loaded.spec.max_input_tokens
+    if task == "chat":
+        limit = _chat_message_budget(limit)
+    elif task != "sentiment":
+        limit = _text_budget(loaded.tokenizer, loaded.spec.architecture, task, limit)
+    return clip_text(loaded.tokenizer, text, limit) != text
 
 
 @lru_cache(maxsize=16)
@@ -117,12 +148,11 @@ def generate_texts(model: Any, tokenizer: Any, architecture: str, task: str, tex
     The bare base gets few-shot prompts; adapters get the zero-shot prompt they were trained on.
     The output length is capped by the input's length, and causal models stop at the end of the line.
     """
+    budget = _text_budget(tokenizer, architecture, task, max_input_tokens)
+    texts = [clip_text(tokenizer, text, budget) for text in texts]
     prompts = [generation_prompt(task, text, architecture, few_shot=bare) for text, bare in zip(texts, bare_base)]
-    side, tokenizer.padding_side = tokenizer.padding_side, "left"  # generation appends on the right
-    try:
+    with padding_side(tokenizer, "left"):  # generation appends on the right
         inputs = _encode(tokenizer, prompts, max_input_tokens, model.device)
-    finally:
-        tokenizer.padding_side = side
     prompt_tokens = inputs["input_ids"].shape[1]
     limits = [_new_token_limit(task, tokenizer, text) for text in texts]
     with torch.inference_mode():
@@ -183,8 +213,15 @@ def _sentiment_rows(loaded: LoadedBase, rows: list[tuple[str, str | None]]) -> l
     return results
 
 
+def _require_text(text: str) -> str:
+    if not text or not text.strip():
+        raise ValueError("The input is empty: give some text.")
+    return text
+
+
 def _run_generation(task: str, text: str, adapter: str | None, base: str | None, workspace: str | None) -> str:
     """One request, batched with others for the same base and task that arrive at the same time."""
+    _require_text(text)
     target = resolve_target(task, adapter, base, workspace)
     return batcher(target.loaded, task, partial(_generate_rows, target.loaded, task)).submit((text, target.key))
 
@@ -202,17 +239,24 @@ def summarize(text: str, adapter: str | None = None, base: str | None = None, wo
 def classify_sentiment(text: str, adapter: str | None = None, base: str | None = None,
                        workspace: str | None = None) -> dict[str, float]:
     """Class probabilities for one text."""
+    _require_text(text)
     target = resolve_target("sentiment", adapter, base, workspace)
     run = partial(_sentiment_rows, target.loaded)
     return batcher(target.loaded, "sentiment", run).submit((text, target.key))
 
 
+def _chat_message_budget(limit: int) -> int:
+    """Tokens one chat message may use: the rest of the window is kept for the template and a reply."""
+    return max(32, limit // 2)
+
+
 def chat(message: str, history: list[dict[str, str]] | None = None, adapter: str | None = None,
          system: str | None = None, base: str | None = None, workspace: str | None = None) -> Iterator[str]:
     """Stream the reply: yields the text so far after each new token."""
+    _require_text(message)
     target = resolve_target("chat", adapter, base, workspace)
     tokenizer, limit = target.loaded.tokenizer, target.loaded.spec.max_input_tokens
-    messages = chat_messages(message, history, system)
+    messages = chat_messages(clip_text(tokenizer, message, _chat_message_budget(limit)), history, system)
     while True:  # drop the oldest turns until the conversation fits
         inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
                                                return_dict=True)
@@ -221,19 +265,26 @@ def chat(message: str, history: list[dict[str, str]] | None = None, adapter: str
         messages = messages[:1] + messages[3:] if messages[0]["role"] == "system" else messages[2:]
     inputs = {k: v[:, -limit:].to(target.loaded.model.device) for k, v in inputs.items()}
     streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=300)
+    failure: list[BaseException] = []
 
     def run() -> None:
-        with target.loaded.lock, torch.inference_mode():
-            model = target.loaded.model
-            model.generate(**inputs, **_adapter_kwargs(model, target.adapter_names(1)), streamer=streamer, do_sample=False,
-                                         max_new_tokens=MAX_NEW_TOKENS["chat"], repetition_penalty=1.1,
-                                         pad_token_id=tokenizer.pad_token_id)
+        try:
+            with target.loaded.lock, torch.inference_mode():
+                model = target.loaded.model
+                model.generate(**inputs, **_adapter_kwargs(model, target.adapter_names(1)), streamer=streamer,
+                               do_sample=False, max_new_tokens=MAX_NEW_TOKENS["chat"], repetition_penalty=1.1,
+                               pad_token_id=tokenizer.pad_token_id)
+        except BaseException as error:  # noqa: BLE001 - handed to the caller's thread below
+            failure.append(error)
+            streamer.end()  # otherwise the reader waits for tokens that never come
 
     Thread(target=run, daemon=True).start()
     reply = ""
     for piece in streamer:
         reply += piece
         yield reply
+    if failure:
+        raise failure[0]
 
 
 def chat_replies(model: Any, tokenizer: Any, conversations: list[list[dict[str, str]]],
@@ -242,12 +293,8 @@ def chat_replies(model: Any, tokenizer: Any, conversations: list[list[dict[str, 
     """Replies to a batch of conversations (rows may use different adapters), and whether each
     one ended with the end-of-turn token rather than running into the length cap."""
     texts = [tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in conversations]
-    side, tokenizer.padding_side = tokenizer.padding_side, "left"
-    try:
-        inputs = tokenizer(texts, return_tensors="pt", padding=True, truncation=True, max_length=max_input_tokens,
-                           add_special_tokens=False).to(model.device)
-    finally:
-        tokenizer.padding_side = side
+    with padding_side(tokenizer, "left"):
+        inputs = _encode(tokenizer, texts, max_input_tokens, model.device, add_special_tokens=False)
     with torch.inference_mode():
         output = model.generate(**inputs, **_adapter_kwargs(model, adapter_names), do_sample=False,
                                 max_new_tokens=max_new_tokens, repetition_penalty=1.1,

@@ -40,6 +40,21 @@ CHATML_TEMPLATE = (
 # Long enough for the few-shot summarization prompt (~160 tiny-tokenizer tokens): at 64 the bare base
 # would see only the worked examples, never the text, and answer every input alike.
 TINY_MAX_INPUT_TOKENS = 256
+# English -> Spanish pairs the tiny training tests learn from.
+PAIRS = [
+    ("Good morning, how are you?", "Buenos días, ¿cómo estás?"),
+    ("Where is the train station?", "¿Dónde está la estación de tren?"),
+    ("The cat sleeps on the bed.", "El gato duerme en la cama."),
+    ("I like to read books.", "Me gusta leer libros."),
+    ("The weather is nice today.", "Hace buen tiempo hoy."),
+    ("Thank you very much.", "Muchas gracias."),
+    ("We are going to the beach.", "Vamos a la playa."),
+    ("The house is big.", "La casa es grande."),
+    ("This program prints the list of files.", "Este programa muestra la lista de archivos."),
+    ("I like to read books in the evening.", "Me gusta leer libros por la tarde."),
+    ("Thank you very much for your help.", "Muchas gracias por tu ayuda."),
+    ("We are going to the beach tomorrow.", "Vamos a la playa mañana."),
+]
 
 CORPUS = [
     "English: Good morning, how are you?\nSpanish: Buenos días, ¿cómo estás?",

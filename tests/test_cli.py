@@ -10,22 +10,9 @@ from pathlib import Path
 import pytest
 
 from finetune.__main__ import main
+from conftest import PAIRS
 from models.adapters import read_adapter, workspace_dir
 
-PAIRS = [
-    ("Good morning, how are you?", "Buenos días, ¿cómo estás?"),
-    ("Where is the train station?", "¿Dónde está la estación de tren?"),
-    ("The cat sleeps on the bed.", "El gato duerme en la cama."),
-    ("I like to read books.", "Me gusta leer libros."),
-    ("The weather is nice today.", "Hace buen tiempo hoy."),
-    ("Thank you very much.", "Muchas gracias."),
-    ("We are going to the beach.", "Vamos a la playa."),
-    ("The house is big.", "La casa es grande."),
-    ("This program prints the list of files.", "Este programa muestra la lista de archivos."),
-    ("I like to read books in the evening.", "Me gusta leer libros por la tarde."),
-    ("Thank you very much for your help.", "Muchas gracias por tu ayuda."),
-    ("We are going to the beach tomorrow.", "Vamos a la playa mañana."),
-]
 REVIEWS = [("I loved this movie", "positive"), ("Wonderful and great", "positive"), ("Excellent film", "positive"),
            ("Happy and good", "positive"), ("A great story", "positive"), ("Good acting", "positive"),
            ("Terrible and boring", "negative"), ("Awful, bad film", "negative"), ("Sad and bad", "negative"),

@@ -191,6 +191,41 @@ def test_is_truncated(tiny_models, monkeypatch):
     assert inference.is_truncated("translation", "word " * 400)
 
 
+def test_long_input_is_cut_but_the_prompt_keeps_its_instruction(tiny_models, monkeypatch):
+    """A text over the window loses its tail, never the "Spanish:" cue the model answers after."""
+    loaded = load_base("tiny-llama")
+    prompts: list[str] = []
+    real = loaded.model.generate
+
+    def spy(**kwargs):
+        prompts.append(loaded.tokenizer.decode(kwargs["input_ids"][0], skip_special_tokens=True))
+        return real(**kwargs)
+
+    monkeypatch.setattr(loaded.model, "generate", spy)
+    monkeypatch.setitem(inference.MAX_NEW_TOKENS, "translation", 4)
+    translate("the quick brown fox " * 2_000, base="tiny-llama")
+    assert prompts[0].endswith("\nSpanish:") and "Buenos días" in prompts[0]
+    assert len(loaded.tokenizer(prompts[0])["input_ids"]) <= loaded.spec.max_input_tokens
+
+
+def test_chat_reports_a_failed_generation_instead_of_waiting(tiny_models, monkeypatch):
+    loaded = load_base("tiny-llama")
+
+    def broken(**kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(loaded.model, "generate", broken)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        list(chat("Hello?", base="tiny-llama"))
+
+
+def test_generation_leaves_the_tokenizers_padding_side_alone(tiny_models):
+    loaded = load_base("tiny-llama")
+    loaded.tokenizer.padding_side = "right"
+    translate("Hello there.", base="tiny-llama")
+    assert loaded.tokenizer.padding_side == "right"
+
+
 def test_unknown_adapter_name(tiny_models):
     with pytest.raises(AdapterError, match="no-such-adapter"):
         translate("Hello", adapter="no-such-adapter")
@@ -233,3 +268,10 @@ def test_cli_list(tiny_models, capsys):
 def test_cli_errors_exit_2(tiny_models, capsys, argv, pattern):
     assert models_cli(argv) == 2
     assert pattern in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("run", [translate, summarize, classify_sentiment, lambda text, **kw: list(chat(text, **kw))])
+def test_empty_input_is_refused_with_a_clear_message(tiny_models, run):
+    with pytest.raises(ValueError, match="empty"):
+        run("  \n ", base={translate: "tiny-llama", summarize: "tiny-gemma3",
+                            classify_sentiment: "tiny-bert"}.get(run, "tiny-llama"))

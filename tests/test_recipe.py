@@ -22,16 +22,9 @@ from models.loading import load_pretrained
 from models.prompts import prompt_and_target
 from models.registry import get_spec
 
-PAIRS = [
-    ("Good morning, how are you?", "Buenos días, ¿cómo estás?"),
-    ("Where is the train station?", "¿Dónde está la estación de tren?"),
-    ("The cat sleeps on the bed.", "El gato duerme en la cama."),
-    ("I like to read books.", "Me gusta leer libros."),
-    ("The weather is nice today.", "Hace buen tiempo hoy."),
-    ("Thank you very much.", "Muchas gracias."),
-    ("We are going to the beach.", "Vamos a la playa."),
-    ("The house is big.", "La casa es grande."),
-]
+from conftest import PAIRS as ALL_PAIRS
+
+PAIRS = ALL_PAIRS[:8]
 DATA = {
     "translation": [{"source": s, "target": t} for s, t in PAIRS],
     "summarization": [{"text": f"{s} {s} It is a long text about this.", "summary": s} for s, _ in PAIRS],

@@ -194,14 +194,16 @@ def fetch_vader_sdist(cache: Path) -> Path:
     name = f"vaderSentiment-{VADER_VERSION}.tar.gz"
     path = dest / name
     if not path.exists():
-        dest.mkdir(parents=True, exist_ok=True)
-        _log(f"pip download vaderSentiment=={VADER_VERSION} (sdist) -> {dest}")
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps",
-             f"vaderSentiment=={VADER_VERSION}", "-d", str(dest)],
-            check=True,
-        )
+        _pip_download(dest, f"vaderSentiment=={VADER_VERSION}", "--no-binary", ":all:")
     return path
+
+
+def _pip_download(dest: Path, requirement: str, *options: str) -> None:
+    """Fetch one distribution file from the package index (the only network our machines have)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    _log(f"pip download {requirement} {' '.join(options)} -> {dest}")
+    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", *options, requirement, "-d", str(dest)],
+                   check=True)
 
 
 def read_hutto_files(sdist: Path) -> dict[str, str]:
@@ -660,13 +662,7 @@ def fetch_django_wheel(cache: Path) -> Path:
     dest = cache / "django"
     hits = sorted(dest.glob(f"[Dd]jango-{DJANGO_VERSION}-*.whl"))
     if not hits:
-        dest.mkdir(parents=True, exist_ok=True)
-        _log(f"pip download django=={DJANGO_VERSION} (wheel) -> {dest}")
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-             f"django=={DJANGO_VERSION}", "-d", str(dest)],
-            check=True,
-        )
+        _pip_download(dest, f"django=={DJANGO_VERSION}", "--only-binary", ":all:")
         hits = sorted(dest.glob(f"[Dd]jango-{DJANGO_VERSION}-*.whl"))
     return hits[0]
 
