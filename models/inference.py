@@ -53,6 +53,7 @@ def attach(loaded: LoadedBase, info: AdapterInfo) -> str:
                 loaded.model = PeftModel.from_pretrained(loaded.model, str(info.path), adapter_name=key,
                                                          is_trainable=False)
             loaded.model.eval()
+            mixed_lora.forget_stacked(loaded.model)
             loaded.adapters[key] = info.path
             release_openmp_threads()
     return key
@@ -67,6 +68,7 @@ def detach(info: AdapterInfo) -> None:
         with loaded.lock:
             if key in loaded.adapters and isinstance(loaded.model, PeftModel):
                 loaded.model.delete_adapter(key)
+                mixed_lora.forget_stacked(loaded.model)
                 del loaded.adapters[key]
 
 

@@ -28,6 +28,7 @@ import torch
 from peft.tuners.lora import layer as lora_layer
 
 _PEFT_MIXED_FORWARD = lora_layer.LoraLayer._mixed_batch_forward
+STACKED_SETS_KEPT = 4
 
 
 def _supported(module: Any, names: set[str], kwargs: dict[str, Any]) -> bool:
@@ -47,6 +48,28 @@ def _gate(ranks: tuple[int, ...], scalings: tuple[float, ...], owners: tuple[int
     return gate
 
 
+def _stacked_weights(module: Any, adapters: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """[A1; A2; ...] (sum(r) x in) and [B1, B2, ...] (out x sum(r)), concatenated once per set of
+    adapters rather than at every layer call of every generated token (a tenth of a batch's time).
+    The key holds each weight's version, so an adapter updated in place is never served from a stale
+    copy; `forget_stacked` drops the copies when adapters are loaded or deleted. A few recent sets
+    are kept per layer."""
+    weights = [(module.lora_A[name].weight, module.lora_B[name].weight) for name in adapters]
+    key = (adapters, tuple((a._version, b._version) for a, b in weights))
+    cache: dict[Any, tuple[torch.Tensor, torch.Tensor]] = module.__dict__.setdefault("_stacked_lora", {})
+    if key not in cache:
+        if len(cache) >= STACKED_SETS_KEPT:
+            cache.pop(next(iter(cache)))
+        cache[key] = (torch.cat([a for a, _ in weights]), torch.cat([b for _, b in weights], dim=1))
+    return cache[key]
+
+
+def forget_stacked(model: torch.nn.Module) -> None:
+    """Drop every layer's concatenated copies (call when the model's set of adapters changes)."""
+    for module in model.modules():
+        module.__dict__.pop("_stacked_lora", None)
+
+
 def batched_mixed_forward(self: Any, x: torch.Tensor, *args: Any, adapter_names: list[str], **kwargs: Any):
     """`LoraLayer._mixed_batch_forward` for `lora.Linear`, with every adapter row computed at once."""
     rows = [i for i, name in enumerate(adapter_names) if name in self.lora_A]
@@ -59,8 +82,7 @@ def batched_mixed_forward(self: Any, x: torch.Tensor, *args: Any, adapter_names:
     result = self.base_layer(x, *args, **kwargs)
     if not rows:
         return result
-    weight_a = torch.cat([self.lora_A[name].weight for name in adapters])  # sum(r) x in
-    weight_b = torch.cat([self.lora_B[name].weight for name in adapters], dim=1)  # out x sum(r)
+    weight_a, weight_b = _stacked_weights(self, tuple(adapters))
     gate = _gate(tuple(self.r[name] for name in adapters), tuple(float(self.scaling[name]) for name in adapters),
                  tuple(adapters.index(name) for name in names)).to(weight_a.device, weight_a.dtype)
     inputs = (x if len(rows) == len(x) else x[rows]).to(weight_a.dtype)

@@ -174,6 +174,28 @@ def test_batched_lora_equals_peft_loop(monkeypatch, shape):
     assert all(not torch.allclose(expected[i], plain[i]) for i in (0, 2, 3, 4))  # the adapters do something
 
 
+def test_batched_lora_follows_adapter_weights_that_change():
+    """The concatenated weights are cached: an in-place update or a replaced adapter must show at once."""
+    import torch
+
+    from models import mixed_lora
+
+    model = _two_adapter_model()
+    x, names = torch.randn(2, 8), ["tiny", "big"]
+    with torch.no_grad():
+        before = model(x, adapter_names=names)
+        for layer in model.modules():
+            if hasattr(layer, "lora_B") and "big" in layer.lora_B:
+                layer.lora_B["big"].weight.mul_(2)
+        updated = model(x, adapter_names=names)
+        assert torch.allclose(updated[0], before[0]) and not torch.allclose(updated[1], before[1])
+        model.delete_adapter("big")
+        model.add_adapter("big", model.peft_config["tiny"])
+        mixed_lora.forget_stacked(model)
+        replaced = model(x, adapter_names=names)
+    alone = model(x[1:], adapter_names=["big"]).detach()
+    assert torch.allclose(replaced[1], alone[0], atol=1e-6) and not torch.allclose(replaced[1], updated[1])
+
 
 def test_releasing_openmp_threads_is_safe_from_any_thread():
     import torch
