@@ -111,7 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     again = commands.add_parser("reproduce", help="Retrain and test every shipped adapter from assets/data.")
     again.add_argument("--only", nargs="*", help="Adapter names or tasks to rebuild (default: all).")
     again.add_argument("--test-limit", type=int, help="Test on the first N held-out examples only.")
+    commands.add_parser("results", help="Print the shipped adapters' test results against their goals (markdown).")
     args = parser.parse_args(argv)
+    if args.command == "results":
+        from finetune.results import results_table
+
+        print(results_table())
+        return 0
 
     import transformers
 

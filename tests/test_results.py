@@ -1,0 +1,34 @@
+"""The README's results table: each goal judged from the stored test scores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from finetune.results import QualityGoal, results_table
+
+
+def _store(adapters: Path, name: str, test: str, base: float, adapter: float, peer: float, metric: str) -> None:
+    (adapters / name).mkdir(parents=True)
+    scores = {"base": {metric: base}, "adapter": {metric: adapter, "examples": 300}, "peer": {metric: peer, "name": "P"}}
+    (adapters / name / "playground.json").write_text(json.dumps({"test": {test: scores}}))
+
+
+def test_goal_over_peer_and_base():
+    goal = QualityGoal("a", "t", "chrf", over_peer=5.0)
+    assert goal.check({"adapter": {"chrf": 61.0}, "peer": {"chrf": 55.0}, "base": {"chrf": 40.0}}) == (True, "")
+    met, margin = goal.check({"adapter": {"chrf": 58.0}, "peer": {"chrf": 55.0}, "base": {"chrf": 60.0}})
+    assert not met and margin == "2 short of peer + 5; not above the base"
+
+
+def test_table_reads_stored_scores_and_flags_misses(tmp_path):
+    _store(tmp_path, "translation-en-es", "debian", 46.0, 66.2, 55.7, "chrf")
+    _store(tmp_path, "summarization-debian", "debian", 24.9, 35.7, 29.2, "rougeL")
+    (tmp_path / "persona_eval.json").write_text(json.dumps({
+        "questions": 40, "base_correct": 20, "base": {"style_accuracy": 0.9, "clean_stops": 1.0},
+        "sarcastic": {"style_accuracy": 0.8, "facts_retained": 0.75, "clean_stops": 1.0}}))
+    table = results_table(tmp_path).splitlines()
+    assert any(r.startswith("| translation-en-es") and r.endswith("| met |") for r in table)
+    assert any(r.startswith("| summarization-debian") and "MISSED: 3.5 short of peer + 10" in r for r in table)
+    assert any(r.startswith("| sentiment-movies") and "not trained" in r for r in table)
+    assert any(r.startswith("| chat-sarcastic") and "MISSED: facts kept 0.75 < 0.8" in r for r in table)
