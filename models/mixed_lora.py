@@ -86,10 +86,13 @@ def batched_mixed_forward(self: Any, x: torch.Tensor, *args: Any, adapter_names:
     if len(adapters) == 1:  # one adapter for every row: plain matmuls, no per-row copies of the weights
         delta = (inputs @ stacked_a[0].T) @ stacked_b[0].T
     else:
-        owners = torch.tensor([adapters.index(name) for name in names], device=stacked_a.device)
+        if len(adapters) < len(rows):  # some adapter serves several rows: pick each row's pair
+            owners = torch.tensor([adapters.index(name) for name in names], device=stacked_a.device)
+            stacked_a, stacked_b = stacked_a[owners], stacked_b[owners]
+        # (else every row has its own adapter, in stacking order: the stacks are already row by row)
         flat = inputs.reshape(len(rows), -1, inputs.shape[-1])  # (rows, positions, in)
-        hidden = torch.bmm(flat, stacked_a[owners].transpose(1, 2))
-        delta = torch.bmm(hidden, stacked_b[owners].transpose(1, 2)).reshape(*inputs.shape[:-1], -1)
+        hidden = torch.bmm(flat, stacked_a.transpose(1, 2))
+        delta = torch.bmm(hidden, stacked_b.transpose(1, 2)).reshape(*inputs.shape[:-1], -1)
     delta = delta.to(result.dtype)
     if len(rows) == len(x):
         result += delta
