@@ -82,12 +82,42 @@ def evaluate_personas(adapter_dir: Path = SHIPPED_DIR, batch_size: int = 8) -> d
     return results
 
 
+CARD_SECTION = "## Persona evaluation"
+
+
+def add_to_model_cards(adapters: Path, results: dict[str, Any]) -> None:
+    """Write each persona's figures, next to the base's, at the end of its adapter's model card."""
+    base = results["base"]
+    for persona in PERSONAS:
+        card = adapters / f"chat-{persona}" / "README.md"
+        if persona not in results or not card.exists():
+            continue
+        r = results[persona]
+        section = "\n".join([
+            CARD_SECTION, "",
+            f"`python -m finetune.persona_eval`: {results['questions']} held-out factual questions "
+            f"(the base answers {results['base_correct']} correctly).", "",
+            "| measure | base | adapter |", "|---|---|---|",
+            f"| replies a style classifier assigns to this persona | {base['style_counts'][persona] / results['questions']:.2f} "
+            f"| {r['style_accuracy']:.2f} |",
+            f"| facts kept (of the base's correct answers) | 1.00 | {r['facts_retained']:.2f} |",
+            f"| replies that end cleanly (end-of-turn token) | {base['clean_stops']:.2f} | {r['clean_stops']:.2f} |",
+            "", *[f"- *{s['question']}* → {s['reply']}" for s in r["samples"]], ""])
+        text = card.read_text(encoding="utf-8").split(CARD_SECTION)[0].rstrip("\n")
+        card.write_text(f"{text}\n\n{section}", encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--adapters", type=Path, default=SHIPPED_DIR)
+    parser.add_argument("--cards-only", action="store_true", help="Rewrite the model cards from the stored results.")
     args = parser.parse_args()
+    if args.cards_only:
+        add_to_model_cards(args.adapters, json.loads((args.adapters / RESULT_FILE.name).read_text()))
+        return
     results = evaluate_personas(args.adapters)
     (args.adapters / RESULT_FILE.name).write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    add_to_model_cards(args.adapters, results)
     print(f"base answers {results['base_correct']}/{results['questions']} factual questions correctly")
     print(f"{'model':14} {'style acc':>9} {'facts kept':>10} {'clean stops':>11}")
     for who in ("base", *PERSONAS):

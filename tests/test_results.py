@@ -32,3 +32,20 @@ def test_table_reads_stored_scores_and_flags_misses(tmp_path):
     assert any(r.startswith("| summarization-debian") and "MISSED: 3.5 short of peer + 10" in r for r in table)
     assert any(r.startswith("| sentiment-movies") and "not trained" in r for r in table)
     assert any(r.startswith("| chat-sarcastic") and "MISSED: facts kept 0.75 < 0.8" in r for r in table)
+
+
+def test_persona_figures_are_written_into_the_model_card_once(tmp_path):
+    from finetune.persona_eval import CARD_SECTION, add_to_model_cards
+
+    card = tmp_path / "chat-cheerful" / "README.md"
+    card.parent.mkdir()
+    card.write_text("# chat-cheerful\n\nTraining details.\n")
+    results = {"questions": 40, "base_correct": 29,
+               "base": {"style_counts": {"cheerful": 2}, "clean_stops": 0.72},
+               "cheerful": {"style_accuracy": 0.93, "facts_retained": 0.79, "clean_stops": 1.0,
+                            "samples": [{"question": "2+2?", "reply": "Four! 🎉"}]}}
+    add_to_model_cards(tmp_path, results)
+    add_to_model_cards(tmp_path, results)  # again: replaces the section, never appends a second
+    text = card.read_text()
+    assert text.startswith("# chat-cheerful\n\nTraining details.") and text.count(CARD_SECTION) == 1
+    assert "| replies a style classifier assigns to this persona | 0.05 | 0.93 |" in text and "Four! 🎉" in text
