@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from ui.common import Settings
 
 MODELS_ENV = "LORA_PLAYGROUND_MODELS"
+# Gradio refuses bigger uploads before they reach the disk; smaller ones get our own, clearer limits.
+MAX_UPLOAD = "200mb"
 
 
 def register_models_file(path: str | os.PathLike) -> None:
@@ -67,7 +69,10 @@ def build_demo(settings: Settings | None = None, jobs: JobQueue | None = None) -
         api.register(jobs)
 
         def start(workspace_id: str | None, language_code: str | None):
-            return ensure_workspace(workspace_id), language_code or DEFAULT_LANGUAGE
+            """The browser's workspace, and the language it chose last time. The default is left
+            alone: setting it would undo a switch made while the page was still loading."""
+            keep = not language_code or language_code == DEFAULT_LANGUAGE
+            return ensure_workspace(workspace_id), gr.skip() if keep else language_code
 
         demo.load(start, [workspace, saved_language], [workspace, language], **LIGHT_EVENT)
         language.change(lambda code: [code, *loc.updates(code)], language, [saved_language, *loc.components],
@@ -90,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings.from_env()
     jobs = JobQueue(settings.max_active_jobs)
     try:
-        build_demo(settings, jobs).launch(server_name=args.host, server_port=args.port)
+        build_demo(settings, jobs).launch(server_name=args.host, server_port=args.port, max_file_size=MAX_UPLOAD)
     finally:
         jobs.close()
 

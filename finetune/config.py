@@ -38,21 +38,31 @@ class TrainConfig:
     preset: str = field(default="balanced", metadata={"help": "quick, balanced or thorough (defaults per task)."})
 
     def validate(self) -> "TrainConfig":
+        """Every setting in its range, with one message naming each that is not. Types are checked
+        too (a rank of 2.5, a rate of NaN or "abc" would otherwise fail deep inside training)."""
         checks = [
-            ("method", self.method in METHODS, f"one of {', '.join(METHODS)}"),
-            ("epochs", 0 < self.epochs <= 100 and math.isfinite(self.epochs), "between 0 and 100"),
-            ("max_steps", self.max_steps == -1 or 1 <= self.max_steps <= 100_000, "-1 or 1..100000"),
-            ("learning_rate", 0 < self.learning_rate <= 1 and math.isfinite(self.learning_rate), "in (0, 1]"),
-            ("batch_size", 1 <= self.batch_size <= 512, "1..512"),
-            ("rank", 1 <= self.rank <= 256, "1..256"),
-            ("alpha", 1 <= self.alpha <= 4096, "1..4096"),
-            ("dropout", 0 <= self.dropout < 1, "in [0, 1)"),
-            ("max_length", 8 <= self.max_length <= 4096, "8..4096"),
-            ("validation_fraction", 0 < self.validation_fraction < 0.5, "in (0, 0.5)"),
-            ("freeze_layers", 0 <= self.freeze_layers <= 100, "0..100"),
-            ("eval_limit", 0 <= self.eval_limit <= 100_000, "0..100000"),
+            ("epochs", float, lambda v: 0 < v <= 100, "between 0 and 100"),
+            ("max_steps", int, lambda v: v == -1 or 1 <= v <= 100_000, "-1 or 1..100000"),
+            ("learning_rate", float, lambda v: 0 < v <= 1, "in (0, 1]"),
+            ("batch_size", int, lambda v: 1 <= v <= 512, "1..512"),
+            ("rank", int, lambda v: 1 <= v <= 256, "1..256"),
+            ("alpha", int, lambda v: 1 <= v <= 4096, "1..4096"),
+            ("dropout", float, lambda v: 0 <= v < 1, "in [0, 1)"),
+            ("max_length", int, lambda v: 8 <= v <= 4096, "8..4096"),
+            ("validation_fraction", float, lambda v: 0 < v < 0.5, "in (0, 0.5)"),
+            ("freeze_layers", int, lambda v: 0 <= v <= 100, "0..100"),
+            ("eval_limit", int, lambda v: 0 <= v <= 100_000, "0..100000"),
+            ("seed", int, lambda v: 0 <= v < 2**32, "0..2**32-1"),
         ]
-        problems = [f"{name} must be {allowed} (got {getattr(self, name)!r})" for name, ok, allowed in checks if not ok]
+        problems = [] if self.method in METHODS else [
+            f"method must be one of {', '.join(METHODS)} (got {self.method!r})"]
+        for name, kind, in_range, allowed in checks:
+            value = getattr(self, name)
+            if not _is_number(value, kind):
+                problems.append(f"{name} must be {'a whole number' if kind is int else 'a number'}, {allowed} "
+                                f"(got {value!r})")
+            elif not in_range(value):
+                problems.append(f"{name} must be {allowed} (got {value!r})")
         if problems:
             raise ConfigError("; ".join(problems) + ".")
         return self
@@ -84,6 +94,13 @@ _PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "thorough": dict(epochs=5, learning_rate=2e-4, batch_size=8, rank=32, max_length=320),
     },
 }
+
+
+def _is_number(value: Any, kind: type) -> bool:
+    """A finite int (kind int) or a finite int/float (kind float); never a bool."""
+    if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
+        return False
+    return math.isfinite(value)
 
 
 def make_config(task: str, preset: str = "balanced", **overrides: Any) -> TrainConfig:

@@ -25,7 +25,7 @@ from typing import Any
 
 from finetune.config import TrainConfig
 from finetune.recipe import Progress
-from models.adapters import sanitize_name, workspace_dir
+from models.adapters import recover_interrupted_saves, sanitize_name, workspace_dir
 from models.registry import DEFAULT_BASE, get_spec
 
 WAITING, RUNNING, DONE, CANCELLED, FAILED = "queued", "running", "done", "cancelled", "failed"
@@ -286,6 +286,8 @@ class JobQueue:
             worker.process.kill()
             worker.process.join(timeout=5)
         worker.results.close()
+        if state != DONE:  # a worker killed while saving leaves its temporary folder: tidy it now
+            recover_interrupted_saves(workspace_dir(worker.job.workspace))
         with self._lock:
             job = worker.job
             job.result = result

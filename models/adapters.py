@@ -7,6 +7,7 @@ ever read: a pickle can run code, so a folder holding one is refused.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import os
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from models.registry import cache_dir, get_spec
+from models.registry import TASKS, cache_dir, list_specs
 
 METADATA_FILE = "playground.json"
 CONFIG_FILE = "adapter_config.json"
@@ -31,6 +32,11 @@ MAX_RANK = 256
 MAX_ADAPTER_BYTES = 200 * 1024 * 1024
 _PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt"}
 _NAME_PATTERN = re.compile(r"[^a-z0-9_-]+")
+# What an interrupted save leaves in the library folder: `.NAME.tmp-PID-xxxx` (being written, or the
+# old version after the swap) and `.NAME.old-PID` (the old version moved aside, fallback swap only).
+_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|old)-(?P<pid>\d+)(?:-[^/]*)?$")
+_RENAME_EXCHANGE, _AT_FDCWD = 2, -100
+_METRIC_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,40}")
 
 
 class AdapterError(ValueError):
@@ -53,16 +59,22 @@ class AdapterInfo:
         return self.metadata.get("hyperparameters", {}).get("rank")
 
 
-def sanitize_name(name: str) -> str:
+def sanitize_name(name: str, what: str = "adapter name") -> str:
     """Lower-case letters, digits, '-' and '_' only, so a name can never climb out of its folder."""
-    cleaned = _NAME_PATTERN.sub("-", name.strip().lower()).strip("-_")[:64]
+    cleaned = _NAME_PATTERN.sub("-", str(name).strip().lower()).strip("-_")[:64]
     if not cleaned:
-        raise AdapterError(f"'{name}' is not a usable adapter name: use letters, digits, '-' or '_'.")
+        raise AdapterError(f"'{name}' is not a usable {what}: use letters, digits, '-' or '_'.")
     return cleaned
 
 
+def workspace_path(workspace: str = DEFAULT_WORKSPACE) -> Path:
+    """A workspace's folder, not created: reading someone's library must not make folders."""
+    return cache_dir() / "adapters" / sanitize_name(workspace, "workspace name")
+
+
 def workspace_dir(workspace: str = DEFAULT_WORKSPACE) -> Path:
-    path = cache_dir() / "adapters" / sanitize_name(workspace)
+    """A workspace's folder, created (for writing into it)."""
+    path = workspace_path(workspace)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -77,7 +89,7 @@ def read_adapter(path: Path, shipped: bool = False, workspace: str | None = None
         if item.suffix.lower() in _PICKLE_SUFFIXES:
             raise AdapterError(f"{item.name} is a pickle file, which can run code; only safetensors are accepted.")
     if not (path / WEIGHTS_FILE).is_file():
-        raise AdapterError(f"{path.name} has no {WEIGHTS_FILE}.")
+        raise AdapterError(f"The adapter has no {WEIGHTS_FILE} (the file with its weights).")
     config = _read_json(path / CONFIG_FILE)
     metadata = _read_json(path / METADATA_FILE)
     rank = config.get("r", 0)
@@ -87,10 +99,34 @@ def read_adapter(path: Path, shipped: bool = False, workspace: str | None = None
         raise AdapterError(f"{WEIGHTS_FILE} is larger than {MAX_ADAPTER_BYTES >> 20} MB.")
     _check_safetensors(path / WEIGHTS_FILE)
     for key in ("task", "base_model"):
-        if key not in metadata:
+        if not isinstance(metadata.get(key), str):
             raise AdapterError(f"{METADATA_FILE} lacks '{key}'.")
+    if metadata["task"] not in TASKS:
+        raise AdapterError(f"{METADATA_FILE} names task {metadata['task']!r}; expected one of {', '.join(TASKS)}.")
+    _check_metadata(metadata)
     return AdapterInfo(path.name, path, metadata["task"], metadata["base_model"], metadata.get("labels"),
                        metadata, shipped, workspace)
+
+
+def _check_metadata(metadata: dict[str, Any]) -> None:
+    """The fields the app shows must have the shapes it expects: an uploaded adapter's metadata is
+    the uploader's to write, and a string where a number belongs would break the library table."""
+    labels = metadata.get("labels")
+    if labels is not None and not (isinstance(labels, list) and all(isinstance(x, str) for x in labels)):
+        raise AdapterError(f"{METADATA_FILE}: 'labels' must be a list of label names.")
+    for key in ("hyperparameters", "metrics"):
+        if not isinstance(metadata.get(key, {}), dict):
+            raise AdapterError(f"{METADATA_FILE}: '{key}' must be an object.")
+    rank = metadata.get("hyperparameters", {}).get("rank")
+    if rank is not None and (not isinstance(rank, int) or isinstance(rank, bool)):
+        raise AdapterError(f"{METADATA_FILE}: the rank must be a whole number.")
+    primary = metadata.get("primary_metric")
+    if primary is not None and not (isinstance(primary, str) and _METRIC_NAME.fullmatch(primary)):
+        raise AdapterError(f"{METADATA_FILE}: 'primary_metric' must be a metric name like 'accuracy'.")
+    for side, values in metadata.get("metrics", {}).items():
+        value = values.get(primary) if isinstance(values, dict) else None
+        if not isinstance(values, dict) or (value is not None and not isinstance(value, (int, float))):
+            raise AdapterError(f"{METADATA_FILE}: metrics['{side}'] must map metric names to numbers.")
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -121,7 +157,8 @@ def list_adapters(task: str | None = None, workspace: str | None = DEFAULT_WORKS
     found = []
     roots = [(SHIPPED_DIR, True, None)]
     if workspace is not None:
-        roots.append((workspace_dir(workspace), False, workspace))
+        roots.append((workspace_path(workspace), False, workspace))
+        recover_interrupted_saves(roots[-1][0])
     for root, shipped, owner in roots:
         for folder in sorted(root.glob("*")) if root.is_dir() else []:
             if folder.is_dir() and not folder.name.startswith("."):
@@ -135,31 +172,87 @@ def list_adapters(task: str | None = None, workspace: str | None = DEFAULT_WORKS
 
 
 def find_adapter(name: str, workspace: str | None = DEFAULT_WORKSPACE) -> AdapterInfo:
-    """An adapter by name (the workspace's own first, then shipped) or by folder path."""
-    if os.sep in name or Path(name).is_dir():
+    """An adapter by name (the workspace's own first, then shipped) or, for the CLI, by folder path.
+
+    Names come first: a folder of the same name in the current directory must not stand in for a
+    library adapter. (The app never passes paths: `ui.common.adapter_argument` admits only names.)"""
+    if os.sep not in name and "/" not in name:
+        for info in list_adapters(workspace=workspace)[::-1]:
+            if info.name == name:
+                return info
+    if os.sep in name or "/" in name or Path(name).is_dir():
         return read_adapter(Path(name))
-    for info in list_adapters(workspace=workspace)[::-1]:
-        if info.name == name:
-            return info
     raise AdapterError(f"No adapter named '{name}'.")
 
 
 def save_adapter_atomically(write: Callable[[Path], None], destination: Path) -> Path:
-    """Write into a hidden temporary folder, then swap it in: a crash leaves old or new, never half."""
+    """Write into a hidden temporary folder, then swap it in: a crash leaves old or new, never half.
+
+    On Linux the swap is one atomic renameat2(RENAME_EXCHANGE); elsewhere the old folder is moved
+    aside first, and `recover_interrupted_saves` puts it back if the process dies in between."""
     destination.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
+    recover_interrupted_saves(destination.parent)
+    temporary = Path(tempfile.mkdtemp(prefix=f".{destination.name}.tmp-{os.getpid()}-", dir=destination.parent))
     try:
         write(temporary)
         read_adapter(temporary)
-        previous = destination.with_name(f".{destination.name}.old-{os.getpid()}")
-        if destination.exists():
-            destination.rename(previous)
-        temporary.rename(destination)
-        shutil.rmtree(previous, ignore_errors=True)
+        _swap_in(temporary, destination)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
     return destination
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two paths in one atomic step (Linux renameat2); False where the system cannot."""
+    function = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if function is None:
+        return False
+    return function(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0
+
+
+def _swap_in(temporary: Path, destination: Path) -> None:
+    """Put the finished `temporary` at `destination`; whatever was there is deleted afterwards."""
+    if destination.exists() and _exchange(temporary, destination):
+        shutil.rmtree(temporary, ignore_errors=True)  # it now holds the old version
+        return
+    previous = destination.with_name(f".{destination.name}.old-{os.getpid()}")
+    if destination.exists():
+        destination.rename(previous)
+    try:
+        temporary.rename(destination)
+    except BaseException:
+        if previous.exists() and not destination.exists():
+            previous.rename(destination)
+        raise
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def recover_interrupted_saves(folder: Path) -> None:
+    """Tidy up after saves whose process died: an old version moved aside goes back when the new one
+    never arrived; everything else they left is deleted. Saves still running are left alone."""
+    for item in folder.glob(".*") if folder.is_dir() else []:
+        match = _LEFTOVER.match(item.name)
+        if match is None or _alive(int(match["pid"])):
+            continue
+        destination = folder / match["name"]
+        try:
+            if match["kind"] == "old" and not destination.exists():
+                item.rename(destination)
+            else:
+                shutil.rmtree(item)
+        except OSError:  # another reader got there first
+            pass
 
 
 def delete_adapter(info: AdapterInfo) -> None:
@@ -206,14 +299,25 @@ def import_zip(archive: Path, workspace: str = DEFAULT_WORKSPACE, name: str | No
                 except (zipfile.BadZipFile, zlib.error, EOFError) as error:  # e.g. sizes that lie, bad CRC
                     raise AdapterError(f"The zip is damaged ({error}).") from None
             # Checked before the swap, so a refused upload never replaces an adapter of the same name.
-            base_model = read_adapter(folder).base_model
-            try:
-                get_spec(base_model)
-            except KeyError:
-                raise AdapterError(f"The adapter is for base model '{base_model}', which this app does not have.") from None
+            check_base_model(read_adapter(folder))
 
         save_adapter_atomically(unpack, destination)
     return read_adapter(destination, workspace=workspace)
+
+
+def check_base_model(info: AdapterInfo) -> None:
+    """Refuse an adapter for a base model this app lacks, or whose own config names another base
+    (its layers would not fit: see `models.inference.check_fits` for the check at load time)."""
+    # Only the app's own bases: get_spec would turn any unknown "org/name" into a hub download.
+    spec = next((s for s in list_specs() if info.base_model in (s.key, s.hub_id)), None)
+    if spec is None:
+        raise AdapterError(f"The adapter is for base model '{info.base_model}', which this app does not have.")
+    if info.task not in spec.tasks:
+        raise AdapterError(f"The adapter is for {info.task}, which base model '{spec.key}' does not do.")
+    trained_on = _read_json(info.path / CONFIG_FILE).get("base_model_name_or_path")
+    if trained_on and trained_on not in (spec.hub_id, spec.local_path, spec.key):
+        raise AdapterError(f"The adapter was trained on '{trained_on}', not on '{spec.key}' ({spec.hub_id}) "
+                           f"as its {METADATA_FILE} says; it would not fit.")
 
 
 def adapter_key(info: AdapterInfo) -> str:

@@ -8,6 +8,7 @@ requests that arrive together are micro-batched into one call (`models.batching`
 
 from __future__ import annotations
 
+import queue
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache, partial
@@ -19,15 +20,23 @@ from peft import PeftModel
 from transformers import StoppingCriteriaList, StopStringCriteria, TextIteratorStreamer
 
 from models import mixed_lora
-from models.adapters import AdapterError, AdapterInfo, adapter_key, find_adapter
+from models.adapters import WEIGHTS_FILE, AdapterError, AdapterInfo, adapter_key, find_adapter
 from models.batching import batcher, release_openmp_threads
-from models.loading import LoadedBase, load_base
+from models.loading import LoadedBase, forget, load_base
 from models.prompts import chat_messages, generation_prompt
 from models.registry import DEFAULT_BASE
 
 BASE = "__base__"  # peft's name for "no adapter" in a per-row adapter_names list
 mixed_lora.install()  # rows with different adapters in one matmul, not one adapter at a time
 MAX_NEW_TOKENS = {"translation": 160, "summarization": 48, "chat": 200}
+# The models read a few hundred tokens at most; a longer request would only cost tokenizing time.
+MAX_INPUT_CHARS = 200_000
+STREAM_POLL_S = 5.0  # how often a chat reader waiting for tokens checks that its generation still runs
+ROLES = ("system", "user", "assistant")
+
+
+class InputError(ValueError):
+    """A request's text or chat history that cannot be used; the message says why."""
 
 
 @dataclass
@@ -42,16 +51,61 @@ class Target:
         return [self.key or BASE] * rows
 
 
+def check_fits(model: torch.nn.Module, info: AdapterInfo) -> None:
+    """Refuse an adapter whose layers the base lacks or whose shapes differ, before anything changes:
+    peft adds an adapter's layers to the shared base first and finds a mismatch only afterwards,
+    leaving the base altered for every later request."""
+    from safetensors import safe_open
+
+    base = model.get_base_model() if isinstance(model, PeftModel) else model
+    modules = dict(base.named_modules())
+    with safe_open(str(info.path / WEIGHTS_FILE), framework="pt") as handle:
+        for key in handle.keys():
+            problem = _misfit(modules, key.removeprefix("base_model.model."), tuple(handle.get_slice(key).get_shape()))
+            if problem:
+                raise AdapterError(f"Adapter '{info.name}' does not fit base model '{info.base_model}' ({problem}); "
+                                   "it was probably trained for another base model.")
+
+
+def _misfit(modules: dict[str, torch.nn.Module], name: str, shape: tuple[int, ...]) -> str | None:
+    """Why one saved tensor cannot go into the base (None when it can)."""
+    owner, lora, part = name.partition(".lora_")
+    if not lora:  # a whole module trained along (e.g. a classification head): same shape as the base's
+        owner, _, attribute = name.rpartition(".")
+        module = modules.get(owner)
+        module = getattr(module, "original_module", module)
+        current = getattr(module, attribute, None)
+        if not isinstance(current, torch.Tensor):
+            return f"the base has no '{name}'"
+        return None if tuple(current.shape) == shape else f"'{name}' is {list(shape)}, the base's {list(current.shape)}"
+    layer = getattr(modules.get(owner), "base_layer", modules.get(owner))
+    if layer is None:
+        return f"the base has no layer '{owner}'"
+    sizes = {"A.weight": (1, "in_features"), "B.weight": (0, "out_features"),
+             "embedding_A": (1, "num_embeddings"), "embedding_B": (0, "embedding_dim")}
+    axis, attribute = sizes.get(part, (None, None))
+    expected = getattr(layer, attribute, None) if attribute else None
+    if expected is not None and len(shape) == 2 and shape[axis] != expected:
+        return f"layer '{owner}' has {attribute}={expected}, the adapter {shape[axis]}"
+    return None
+
+
 def attach(loaded: LoadedBase, info: AdapterInfo) -> str:
     """Load an adapter into the shared base once; later requests only name it."""
     key = adapter_key(info)
     with loaded.lock:
         if key not in loaded.adapters:
-            if isinstance(loaded.model, PeftModel):
-                loaded.model.load_adapter(str(info.path), adapter_name=key, is_trainable=False)
-            else:
-                loaded.model = PeftModel.from_pretrained(loaded.model, str(info.path), adapter_name=key,
-                                                         is_trainable=False)
+            check_fits(loaded.model, info)
+            try:
+                if isinstance(loaded.model, PeftModel):
+                    loaded.model.load_adapter(str(info.path), adapter_name=key, is_trainable=False)
+                else:
+                    loaded.model = PeftModel.from_pretrained(loaded.model, str(info.path), adapter_name=key,
+                                                             is_trainable=False)
+            except Exception as error:  # the base may be half-changed now: the next request loads a clean copy
+                forget(loaded)
+                raise AdapterError(f"Adapter '{info.name}' could not be loaded onto '{info.base_model}' "
+                                   f"({type(error).__name__}).") from None
             loaded.model.eval()
             mixed_lora.forget_stacked(loaded.model)
             loaded.adapters[key] = info.path
@@ -216,9 +270,30 @@ def _sentiment_rows(loaded: LoadedBase, rows: list[tuple[str, str | None]]) -> l
 
 
 def _require_text(text: str) -> str:
-    if not text or not text.strip():
-        raise ValueError("The input is empty: give some text.")
+    if not isinstance(text, str) or not text.strip():
+        raise InputError("The input is empty: give some text.")
+    if len(text) > MAX_INPUT_CHARS:
+        raise InputError(f"The input has {len(text):,} characters; the limit is {MAX_INPUT_CHARS:,}.")
     return text
+
+
+def check_history(history: Any) -> list[dict[str, Any]]:
+    """A chat history as the API takes it: a list of {"role", "content"} (content: text, or gradio's
+    list of typed parts), at most MAX_INPUT_CHARS in all."""
+    if history is None:
+        return []
+    if not isinstance(history, list):
+        raise InputError("The history must be a list of {\"role\": ..., \"content\": ...} messages.")
+    total = 0
+    for number, message in enumerate(history, 1):
+        if not isinstance(message, dict) or message.get("role") not in ROLES \
+                or not isinstance(message.get("content"), (str, list)):
+            raise InputError(f"History message {number} must be {{\"role\": \"user\" | \"assistant\" | \"system\", "
+                             "\"content\": \"text\"}.")
+        total += len(str(message["content"]))
+    if total > MAX_INPUT_CHARS:
+        raise InputError(f"The history has {total:,} characters; the limit is {MAX_INPUT_CHARS:,}.")
+    return history
 
 
 def _run_generation(task: str, text: str, adapter: str | None, base: str | None, workspace: str | None) -> str:
@@ -258,6 +333,9 @@ def chat(message: str, history: list[dict[str, str]] | None = None, adapter: str
     _require_text(message)
     target = resolve_target("chat", adapter, base, workspace)
     tokenizer, limit = target.loaded.tokenizer, target.loaded.spec.max_input_tokens
+    # Every message takes at least one token, so no more than `limit` of the latest can fit: without
+    # this cut, a long history would be re-tokenized once per dropped turn below.
+    history = check_history(history)[-limit:]
     messages = chat_messages(clip_text(tokenizer, message, _chat_message_budget(limit)), history, system)
     while True:  # drop the oldest turns until the conversation fits
         inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
@@ -266,7 +344,7 @@ def chat(message: str, history: list[dict[str, str]] | None = None, adapter: str
             break
         messages = messages[:1] + messages[3:] if messages[0]["role"] == "system" else messages[2:]
     inputs = {k: v[:, -limit:].to(target.loaded.model.device) for k, v in inputs.items()}
-    streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=300)
+    streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=STREAM_POLL_S)
     failure: list[BaseException] = []
 
     def run() -> None:
@@ -280,13 +358,29 @@ def chat(message: str, history: list[dict[str, str]] | None = None, adapter: str
             failure.append(error)
             streamer.end()  # otherwise the reader waits for tokens that never come
 
-    Thread(target=run, daemon=True).start()
+    worker = Thread(target=run, daemon=True)
+    worker.start()
     reply = ""
-    for piece in streamer:
+    for piece in _pieces(streamer, worker):
         reply += piece
         yield reply
     if failure:
         raise failure[0]
+
+
+def _pieces(streamer: TextIteratorStreamer, worker: Thread) -> Iterator[str]:
+    """The streamer's text as it comes. Its timeout only wakes the reader: under load a reply may
+    wait minutes for the model's lock behind other requests, and a fixed timeout failed those
+    (while their generation still ran later, for nobody). The worker always ends the stream, even
+    when it fails; a worker gone without ending it ends the reply."""
+    while True:
+        try:
+            yield next(streamer)
+        except StopIteration:
+            return
+        except queue.Empty:
+            if not worker.is_alive():
+                return
 
 
 def chat_replies(model: Any, tokenizer: Any, conversations: list[list[dict[str, str]]],

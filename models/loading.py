@@ -148,6 +148,14 @@ def loaded_bases() -> list[LoadedBase]:
     return list(_LOADED.values())
 
 
+def forget(loaded: LoadedBase) -> None:
+    """Drop one base (e.g. one a failed adapter load may have altered); requests already holding it finish on it."""
+    with _LOADING:
+        for key, value in list(_LOADED.items()):
+            if value is loaded:
+                del _LOADED[key]
+
+
 def forget_loaded() -> None:
     """Drop every loaded base (tests, and freeing memory)."""
     with _LOADING:

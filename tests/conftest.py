@@ -19,8 +19,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
+import socket  # noqa: E402
 import sys  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Iterator  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -279,3 +282,70 @@ def tiny_adapters(tiny_models, tmp_path_factory) -> dict[str, Path]:
         "bert-sentiment-b": make_adapter("tiny-bert", "sentiment", root / "bert-sentiment-b", seed=7,
                                          labels=["negative", "positive"]),
     }
+
+
+# The tasks' default bases while the app runs in a test (every request is then fast).
+TINY_DEFAULTS = {"translation": "tiny-llama", "summarization": "tiny-gemma3", "chat": "tiny-llama",
+                 "sentiment": "tiny-bert"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def serve_app(jobs, settings=None) -> Iterator[str]:
+    """The whole app, running in this process on a free localhost port with the tiny models as the
+    tasks' defaults (needs `tiny_models`); yields its URL. Shared by the API and browser tests."""
+    from app import build_demo
+    from models.registry import DEFAULT_BASE
+    from ui.common import Settings
+
+    with pytest.MonkeyPatch.context() as patch:
+        for task, key in TINY_DEFAULTS.items():
+            patch.setitem(DEFAULT_BASE, task, key)
+        demo = build_demo(settings or Settings(), jobs)
+        port = free_port()
+        demo.launch(prevent_thread_lock=True, server_port=port, quiet=True)
+        try:
+            yield f"http://127.0.0.1:{port}/"
+        finally:
+            demo.close()
+
+
+@pytest.fixture(scope="module")
+def app_client(tiny_models):
+    """The app serving a fresh job queue on the tiny models, and a gradio_client for it (one per module)."""
+    from gradio_client import Client
+
+    from finetune.jobs import JobQueue
+
+    queue = JobQueue()
+    try:
+        with serve_app(queue) as url:
+            yield Client(url, verbose=False), queue
+    finally:
+        queue.close()
+
+
+def zip_with(path: Path, members: dict[str, bytes], symlinks: tuple[str, ...] = ()) -> Path:
+    """A zip of `members` (name -> bytes); names in `symlinks` are stored as symbolic links."""
+    import stat
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for name, data in members.items():
+            if name in symlinks:
+                info = zipfile.ZipInfo(name)
+                info.external_attr = (stat.S_IFLNK | 0o777) << 16
+                zipped.writestr(info, data)
+            else:
+                zipped.writestr(name, data)
+    return path
+
+
+def adapter_files(folder: Path) -> dict[str, bytes]:
+    """An adapter folder's files as name -> bytes (to zip, or to compare before and after)."""
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import stat
 import struct
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +15,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import adapter_files, zip_with
 from models import inference
 from models.adapters import (
     AdapterError, adapter_key, delete_adapter, export_zip, find_adapter, import_zip, list_adapters, read_adapter,
@@ -263,22 +263,6 @@ def test_read_adapter_refuses_a_file(tmp_path):
 
 
 # ------------------------------------------------------------------ zips
-
-
-def zip_with(path: Path, members: dict[str, bytes], symlinks: tuple[str, ...] = ()) -> Path:
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zipped:
-        for name, data in members.items():
-            if name in symlinks:
-                info = zipfile.ZipInfo(name)
-                info.external_attr = (stat.S_IFLNK | 0o777) << 16
-                zipped.writestr(info, data)
-            else:
-                zipped.writestr(name, data)
-    return path
-
-
-def adapter_files(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
 
 
 def test_export_import_roundtrip(tiny_adapters, tmp_path, fresh_models):

@@ -6,55 +6,29 @@ endpoint must answer exactly what the task function answers when called directly
 
 from __future__ import annotations
 
-import socket
 import time
 
 import pytest
 
 from conftest import make_adapter
 from finetune.config import make_config
-from finetune.jobs import JobQueue
 from models import inference
 from models.adapters import workspace_dir
-from models.registry import DEFAULT_BASE
-from ui.common import Localizer, Settings
+from ui.common import Localizer
 from ui.i18n import STRINGS, text
 
-TINY_DEFAULTS = {"translation": "tiny-llama", "summarization": "tiny-gemma3", "chat": "tiny-llama",
-                 "sentiment": "tiny-bert"}
 WORKSPACE = "api-tests"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+@pytest.fixture(scope="module")
+def client(app_client):
+    make_adapter("tiny-llama", "translation", workspace_dir(WORKSPACE) / "tiny-translation", seed=11)
+    return app_client[0]
 
 
 @pytest.fixture(scope="module")
-def jobs(tiny_models):
-    queue = JobQueue()
-    yield queue
-    queue.close()
-
-
-@pytest.fixture(scope="module")
-def client(tiny_models, jobs):
-    from gradio_client import Client
-
-    from app import build_demo
-
-    with pytest.MonkeyPatch.context() as patch:
-        for task, key in TINY_DEFAULTS.items():
-            patch.setitem(DEFAULT_BASE, task, key)
-        make_adapter("tiny-llama", "translation", workspace_dir(WORKSPACE) / "tiny-translation", seed=11)
-        demo = build_demo(Settings(), jobs)
-        port = free_port()
-        demo.launch(prevent_thread_lock=True, server_port=port, quiet=True)
-        try:
-            yield Client(f"http://127.0.0.1:{port}/", verbose=False)
-        finally:
-            demo.close()
+def jobs(app_client):
+    return app_client[1]
 
 
 def test_the_public_endpoints_have_stable_names(client):

@@ -3,16 +3,15 @@ upload a zip, download one, delete your own."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import pandas as pd
 
-from models.adapters import AdapterError, AdapterInfo, delete_adapter, export_zip, import_zip, list_adapters
+from models.adapters import AdapterError, AdapterInfo, delete_adapter, import_zip, list_adapters
 from models.inference import detach
-from ui.common import BASE_CHOICE, LIGHT_EVENT, UI_EVENT, Context, require_workspace
+from ui.common import BASE_CHOICE, LIGHT_EVENT, UI_EVENT, Context, adapter_zip, require_workspace
 from ui.i18n import text
 
 
@@ -70,6 +69,8 @@ def build(ctx: Context) -> gr.Tab:
                 metrics = loc(gr.JSON(elem_id="adapters-metrics"), label="adapters.metrics")
 
     def refresh(workspace: str | None, current: str | None, language: str):
+        if not workspace:  # the page is still starting; the workspace's arrival lists everything
+            return gr.skip(), gr.skip(), gr.skip()
         adapters = library(workspace)
         keep = current if current in adapters else None
         note = text(language, "adapters.workspace", workspace=workspace) if workspace else ""
@@ -79,19 +80,20 @@ def build(ctx: Context) -> gr.Tab:
         info = library(workspace).get(name or "")
         if info is None:
             return "", None, gr.update(value=None, interactive=False), gr.update(interactive=False)
-        archive = export_zip(info, Path(tempfile.mkdtemp(prefix="adapter-")))
-        return (model_card(info, language), metrics_summary(info), gr.update(value=str(archive), interactive=True),
+        return (model_card(info, language), metrics_summary(info), gr.update(value=adapter_zip(info), interactive=True),
                 gr.update(interactive=not info.shipped))
 
     def remove(name: str | None, workspace: str | None, language: str):
         info = library(require_workspace(workspace)).get(name or "")
         if info is None:
             return ""
+        if info.shipped:
+            raise gr.Error(f"'{info.name}' ships with the app and cannot be deleted.")
+        detach(info)  # first: the loaded copy is found by the files that deleting removes
         try:
             delete_adapter(info)
-        except AdapterError as error:
+        except (AdapterError, OSError) as error:
             raise gr.Error(str(error)) from None
-        detach(info)
         return text(language, "adapters.deleted", name=info.name)
 
     def add(path: str | None, workspace: str | None, language: str):

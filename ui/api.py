@@ -19,18 +19,16 @@ import gradio as gr
 
 from finetune.jobs import Job, JobQueue
 from models import inference
-from models.adapters import AdapterError
-from models.registry import ModelUnavailableError
 from ui.chat import plain_messages
-from ui.common import BASE_CHOICE, adapter_argument
+from ui.common import BASE_CHOICE, USER_ERRORS, adapter_argument
 
 
 def _call(task: str, run: Callable[..., Any], text: str, adapter: str, workspace: str) -> Any:
-    if not (text or "").strip():
+    if not isinstance(text, str) or not text.strip():
         raise gr.Error("The input is empty: send some text.")
     try:
         return run(text, adapter=adapter_argument(adapter, task, workspace), workspace=workspace or None)
-    except (AdapterError, ModelUnavailableError) as error:
+    except USER_ERRORS as error:
         raise gr.Error(str(error)) from None
 
 
@@ -54,7 +52,8 @@ def chat(message: str, persona: str = BASE_CHOICE, history: list[dict[str, str]]
     """The complete reply to `message` after `history` ([{"role": ..., "content": ...}, ...])."""
     def complete(text: str, adapter: str | None, workspace: str | None) -> str:
         reply = ""
-        for reply in inference.chat(text, plain_messages(history), adapter=adapter, workspace=workspace):
+        messages = plain_messages(inference.check_history(history))
+        for reply in inference.chat(text, messages, adapter=adapter, workspace=workspace):
             pass
         return reply
 

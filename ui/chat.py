@@ -7,10 +7,8 @@ from typing import Any, Iterator
 
 import gradio as gr
 
-from models.adapters import AdapterError
 from models.inference import chat
-from models.registry import ModelUnavailableError
-from ui.common import BASE_CHOICE, UI_EVENT, Context, adapter_argument, adapter_choices, picker_update
+from ui.common import BASE_CHOICE, UI_EVENT, USER_ERRORS, Context, adapter_argument, adapter_choices, keep_picker_fresh
 from ui.i18n import text
 
 EXAMPLES = ["What is the capital of France?", "Can you explain what a LoRA adapter is in one sentence?",
@@ -29,12 +27,17 @@ def plain_messages(history: list[dict[str, Any]] | None) -> Messages:
     return messages
 
 
-def stream_turn(message: str, history: Messages, adapter: str | None, workspace: str | None) -> Iterator[Messages]:
-    """The conversation with the new user turn and the reply growing token by token."""
+def stream_turn(message: str, history: Messages, adapter: str | None, workspace: str | None,
+                no_reply: str) -> Iterator[Messages]:
+    """The conversation with the new user turn and the reply growing token by token. A blank reply
+    becomes `no_reply`: the chatbot hides an empty message, and the turn would look lost."""
     turn = history + [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
     yield turn
     for reply in chat(message, history, adapter=adapter, workspace=workspace):
         turn[-1]["content"] = reply
+        yield turn
+    if not turn[-1]["content"].strip():
+        turn[-1]["content"] = no_reply
         yield turn
 
 
@@ -66,12 +69,13 @@ def build(ctx: Context) -> gr.Tab:
             return
         try:
             adapter = adapter_argument(choice, "chat", workspace)
-            for turn in stream_turn(message, history, adapter, workspace):
+            no_reply = text(language, "chat.no_reply")
+            for turn in stream_turn(message, history, adapter, workspace, no_reply):
                 yield "", turn, base_history
             if compare:
-                for turn in stream_turn(message, base_history, None, workspace):
+                for turn in stream_turn(message, base_history, None, workspace, no_reply):
                     yield "", gr.skip(), turn
-        except (AdapterError, ModelUnavailableError) as error:
+        except USER_ERRORS as error:
             raise gr.Error(str(error)) from None
 
     gr.on([send.click, message.submit], respond,
@@ -79,6 +83,5 @@ def build(ctx: Context) -> gr.Tab:
           [message, conversation, base_conversation], **UI_EVENT)
     clear.click(lambda: ("", [], []), None, [message, conversation, base_conversation], **UI_EVENT, queue=False)
     compare.change(lambda on: gr.update(visible=on), compare, base_conversation, **UI_EVENT, queue=False)
-    tab.select(lambda workspace, current: picker_update("chat", workspace, current), [ctx.workspace, persona],
-               persona, **UI_EVENT, queue=False)
+    keep_picker_fresh(tab, persona, "chat", ctx.workspace)
     return tab

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, TypeVar
 
 import gradio as gr
 
 from finetune.data.upload import DataLimits
 from finetune.jobs import JobQueue
-from models.adapters import AdapterError, list_adapters
-from models.registry import cache_dir
+from models.adapters import WEIGHTS_FILE, AdapterError, AdapterInfo, export_zip, list_adapters, read_adapter
+from models.inference import InputError
+from models.registry import ModelUnavailableError, cache_dir
 from ui.i18n import DEFAULT_LANGUAGE, LANGUAGES, text
+
+# Errors caused by what the user sent or picked: shown as a message, never as a crash.
+USER_ERRORS = (AdapterError, ModelUnavailableError, InputError)
 
 BASE_CHOICE = "base"  # the picker value meaning "no adapter"
 DEMO_ENV = "LORA_PLAYGROUND_DEMO"
@@ -120,6 +127,13 @@ def picker_update(task: str, workspace: str | None, current: str | None = None) 
     return gr.update(choices=choices, value=keep)
 
 
+def keep_picker_fresh(tab: gr.Tab, picker: gr.Dropdown, task: str, workspace: gr.BrowserState) -> None:
+    """List the adapters again when the tab is opened and once the browser's workspace is known, so
+    the picker of the tab shown first has this browser's own adapters too."""
+    gr.on([tab.select, workspace.change], lambda space, current: picker_update(task, space, current),
+          [workspace, picker], picker, **UI_EVENT, queue=False)
+
+
 def adapter_argument(choice: str | None, task: str, workspace: str | None) -> str | None:
     """The adapter name for the task API (None = the base), accepting only this workspace's
     library: a free-form value could otherwise name any folder on disk."""
@@ -128,3 +142,14 @@ def adapter_argument(choice: str | None, task: str, workspace: str | None) -> st
     if choice not in {info.name for info in list_adapters(task, workspace or None)}:
         raise AdapterError(f"No {task} adapter named '{choice}' is available here.")
     return choice
+
+
+@lru_cache(maxsize=32)
+def _zipped(folder: str, version: int) -> str:
+    return str(export_zip(read_adapter(Path(folder)), Path(tempfile.mkdtemp(prefix="adapter-"))))
+
+
+def adapter_zip(info: AdapterInfo) -> str:
+    """The adapter as a zip to download, made once per version of its weights: selecting it again,
+    or a poll asking every second, reuses the file (a shipped adapter zips for seconds)."""
+    return _zipped(str(info.path), (info.path / WEIGHTS_FILE).stat().st_mtime_ns)

@@ -47,6 +47,7 @@ _EN = {
     "chat.placeholder": "Type a message and press Enter…",
     "chat.send": "Send",
     "chat.clear": "Clear",
+    "chat.no_reply": "(no reply: the model only produced blank space)",
     "train.tab": "Train",
     "train.intro": "Teach a model with your own examples. Upload a CSV/JSONL file (or pick a bundled one), check it, "
                    "choose settings and start. Columns — sentiment: text, label · translation: source, target · "
@@ -169,6 +170,7 @@ _VI = {
     "chat.placeholder": "Nhập tin nhắn rồi nhấn Enter…",
     "chat.send": "Gửi",
     "chat.clear": "Xoá",
+    "chat.no_reply": "(không có câu trả lời: mô hình chỉ sinh ra khoảng trắng)",
     "train.tab": "Huấn luyện",
     "train.intro": "Dạy mô hình bằng ví dụ của bạn. Tải lên tệp CSV/JSONL (hoặc chọn tệp có sẵn), kiểm tra, "
                    "chọn thiết lập rồi bắt đầu. Cột — sentiment: text, label · translation: source, target · "

@@ -30,7 +30,7 @@ from models.loading import DEFAULT_LABELS, load_pretrained
 from models.registry import DEFAULT_BASE, get_spec
 from ui.common import LIGHT_EVENT, UI_EVENT, Context, require_workspace
 from ui.i18n import text
-from ui.train import EXAMPLES_DIR, POLL_SECONDS
+from ui.train import EXAMPLES_DIR, POLL_SECONDS, status_key
 
 RESULTS_FILE = Path(__file__).resolve().parent.parent / "assets" / "learn_results.json"
 COMPARISON_DATA = EXAMPLES_DIR / "sentiment_reviews.csv"
@@ -85,8 +85,15 @@ def footprints(base: str) -> pd.DataFrame:
         else:
             size = trainable * BYTES_PER_PARAMETER
         rows.append({"method": method.label, "trainable parameters": f"{trainable:,}",
-                     "% of the model": round(100 * trainable / total, 3), "size to share (MB)": round(size / 2**20, 2)})
+                     "% of the model": round(100 * trainable / total, 3), "size to share": human_size(size)})
     return pd.DataFrame(rows)
+
+
+def human_size(size: float) -> str:
+    """'4.4 KB', '87.2 MB': a new head takes kilobytes, a whole model megabytes (in MB the head reads 0)."""
+    if size < 2**10:
+        return f"{size:.0f} B"
+    return f"{size / 2**10:.1f} KB" if size < 2**20 else f"{size / 2**20:.1f} MB"
 
 
 def explanations(language: str) -> str:
@@ -106,7 +113,7 @@ def comparison_frame(jobs: list[Job], language: str) -> pd.DataFrame:
     rows = []
     for job in jobs:
         metrics = (job.result or {}).get("metrics", {})
-        rows.append({"method": label_of(job.config), "state": text(language, f"status.{job.progress.status}"),
+        rows.append({"method": label_of(job.config), "state": text(language, f"status.{status_key(job)}"),
                      "step": job.progress.step, "accuracy before": metrics.get("base", {}).get("accuracy"),
                      "accuracy after": metrics.get("adapter", {}).get("accuracy"),
                      "train seconds": (job.result or {}).get("train_seconds")})

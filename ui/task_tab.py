@@ -9,10 +9,8 @@ from typing import Any, Callable
 
 import gradio as gr
 
-from models.adapters import AdapterError
 from models.inference import is_truncated
-from models.registry import ModelUnavailableError
-from ui.common import BASE_CHOICE, UI_EVENT, Context, adapter_argument, adapter_choices, picker_update
+from ui.common import BASE_CHOICE, UI_EVENT, USER_ERRORS, Context, adapter_argument, adapter_choices, keep_picker_fresh
 from ui.i18n import text
 
 
@@ -66,7 +64,7 @@ def build_text_task(task: TextTask, ctx: Context) -> gr.Tab:
             adapter = adapter_argument(choice, task.task, workspace)
             adapted, base = run_with_base(task, text_in, adapter, workspace, compare)
             notes = [text(language, "common.truncated")] if is_truncated(task.task, text_in, adapter, workspace) else []
-        except (AdapterError, ModelUnavailableError) as error:
+        except USER_ERRORS as error:
             raise gr.Error(str(error)) from None
         if compare and adapter is None:
             notes.append(text(language, "common.compare_same"))
@@ -75,6 +73,5 @@ def build_text_task(task: TextTask, ctx: Context) -> gr.Tab:
     inputs = [text_in, picker, compare, ctx.workspace, ctx.language]
     gr.on([go.click, text_in.submit], respond, inputs, [result, base_result, note], **UI_EVENT)
     compare.change(lambda on: gr.update(visible=on), compare, base_result, **UI_EVENT, queue=False)
-    tab.select(lambda workspace, current: picker_update(task.task, workspace, current), [ctx.workspace, picker],
-               picker, **UI_EVENT, queue=False)
+    keep_picker_fresh(tab, picker, task.task, ctx.workspace)
     return tab

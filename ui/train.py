@@ -7,8 +7,6 @@ a 1-second `gr.Timer` polls the workspace's latest job (so a reloaded page picks
 from __future__ import annotations
 
 import html
-import tempfile
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +14,11 @@ import gradio as gr
 import pandas as pd
 
 from finetune.config import ConfigError, TrainConfig, make_config
-from finetune.data.upload import TASKS, DataLimits, LoadedData, load_examples
+from finetune.data.upload import TASKS, DataLimits, LoadedData, escape_spreadsheet_cell, load_examples
 from finetune.jobs import EXAMPLES_PER_SECOND, UNMEASURED_EXAMPLES_PER_SECOND, Job, JobLimitError, estimate_seconds
-from models.adapters import AdapterError, export_zip, read_adapter, sanitize_name
+from models.adapters import AdapterError, read_adapter, sanitize_name
 from models.registry import DEFAULT_BASE, list_specs
-from ui.common import BASE_CHOICE, LIGHT_EVENT, UI_EVENT, Context, require_workspace
+from ui.common import BASE_CHOICE, LIGHT_EVENT, UI_EVENT, Context, adapter_zip, require_workspace
 from ui.i18n import text
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "examples"
@@ -34,10 +32,26 @@ def example_files(task: str) -> list[str]:
 
 
 def preview_table(data: LoadedData) -> pd.DataFrame:
-    """The first rows as read, with chat conversations flattened to one line each."""
+    """The first rows as read, with chat conversations flattened to one line each. Formula-like cells
+    get a leading ' (the table's copy button gives CSV, which a spreadsheet would run)."""
     rows = [{"conversation": " | ".join(f"{m['role']}: {m['content']}" for m in r["messages"])}
             if "messages" in r else r for r in data.records[:PREVIEW_ROWS]]
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).map(escape_spreadsheet_cell)
+
+
+def column_widths(frame: pd.DataFrame) -> list[str]:
+    """Widths in proportion to each column's typical text length (at least 15% each): sized by
+    content alone, a long review column pushes a short label column out of view."""
+    lengths = [max(frame[c].astype(str).str.len().median(), len(str(c))) for c in frame.columns]
+    shares = [max(15.0, 100 * n / sum(lengths)) for n in lengths]
+    return [f"{100 * share / sum(shares):.0f}%" for share in shares]
+
+
+def table_update(frame: pd.DataFrame, hide_empty: bool = False) -> dict[str, Any]:
+    """A table's new rows with columns sized to them (optionally hidden while there are none)."""
+    if frame.empty:
+        return gr.update(value=frame, visible=False) if hide_empty else gr.update(value=frame)
+    return gr.update(value=frame, column_widths=column_widths(frame), visible=True)
 
 
 def problems_markdown(data: LoadedData, language: str) -> str:
@@ -53,6 +67,10 @@ def problems_markdown(data: LoadedData, language: str) -> str:
 def training_config(task: str, base: str, preset: str, rank: float, learning_rate: float, epochs: float,
                     max_steps: float | None, steps_cap: int | None) -> TrainConfig:
     """The form's settings as a config; a deployment cap on steps always applies."""
+    empty = [name for name, value in (("rank", rank), ("learning rate", learning_rate), ("epochs", epochs))
+             if value is None]
+    if empty:  # a cleared number box
+        raise ConfigError(f"Fill in {', '.join(empty)}.")
     steps = int(max_steps) if max_steps and max_steps > 0 else -1
     if steps_cap:
         steps = steps_cap if steps < 0 else min(steps, steps_cap)
@@ -65,12 +83,20 @@ def format_seconds(seconds: float) -> str:
     return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
 
 
+def status_key(job: Job) -> str:
+    """Which `status.*` string describes the job. The worker reports "done" before its result has
+    reached the app (metrics, adapter path): until then the job reads as still saving."""
+    if not job.active:
+        return job.state
+    return "saving" if job.progress.status == "done" else job.progress.status
+
+
 def status_html(job: Job | None, language: str) -> str:
     """A progress bar and one line on the job's state, in the page's language."""
     if job is None:
         return f"<p>{text(language, 'train.no_job')}</p>"
     p = job.progress
-    state = text(language, f"status.{p.status}")
+    state = text(language, f"status.{status_key(job)}")
     if job.state == "queued":
         detail = text(language, "train.position", position=job.position)
     else:
@@ -89,7 +115,10 @@ def status_html(job: Job | None, language: str) -> str:
 
 
 def loss_frame(job: Job | None) -> pd.DataFrame:
-    return pd.DataFrame(job.progress.losses if job else [], columns=["step", "loss"])
+    """Typed even when empty: the plot fixes its axes' kind from the first frame it gets, and an
+    untyped empty frame would make both axes categorical for good."""
+    return pd.DataFrame(job.progress.losses if job else [], columns=["step", "loss"]).astype(
+        {"step": int, "loss": float})
 
 
 def metrics_frame(result: dict[str, Any] | None) -> pd.DataFrame:
@@ -107,13 +136,7 @@ def samples_frame(result: dict[str, Any] | None) -> pd.DataFrame:
     base, adapter = metrics.get("base", {}).get("samples", []), metrics.get("adapter", {}).get("samples", [])
     rows = [{"input": a["input"], "reference": a["reference"], "base": b["prediction"], "adapter": a["prediction"]}
             for a, b in zip(adapter, base)]
-    return pd.DataFrame(rows, columns=["input", "reference", "base", "adapter"])
-
-
-@lru_cache(maxsize=64)
-def adapter_zip(job_id: str, adapter_path: str) -> str:
-    """The finished job's adapter as a zip, made once per job (polls ask again every second)."""
-    return str(export_zip(read_adapter(Path(adapter_path)), Path(tempfile.mkdtemp(prefix="adapter-"))))
+    return pd.DataFrame(rows, columns=["input", "reference", "base", "adapter"]).map(escape_spreadsheet_cell)
 
 
 def build(ctx: Context) -> gr.Tab:
@@ -135,8 +158,8 @@ def build(ctx: Context) -> gr.Tab:
                               label="train.example", info="train.example_info")
             with gr.Column(scale=2):
                 problems = gr.Markdown(elem_id="train-problems")
-                preview = loc(gr.Dataframe(interactive=False, wrap=True, max_height=260, elem_id="train-preview"),
-                              label="train.preview")
+                preview = loc(gr.Dataframe(interactive=False, wrap=True, max_height=260, visible=False,
+                                           elem_id="train-preview"), label="train.preview")
         with gr.Row():
             base = loc(gr.Dropdown([s.key for s in list_specs(first_task)], value=DEFAULT_BASE[first_task],
                                    elem_id="train-base"), label="train.base", info="train.base_info")
@@ -159,8 +182,8 @@ def build(ctx: Context) -> gr.Tab:
             stop = loc(gr.Button(variant="stop", interactive=False, elem_id="train-stop"), value="train.stop")
         status = gr.HTML(elem_id="train-status")
         with gr.Row():
-            loss_plot = loc(gr.LinePlot(loss_frame(None), x="step", y="loss", height=260, elem_id="train-loss"),
-                            label="train.loss_curve")
+            loss_plot = loc(gr.LinePlot(loss_frame(None), x="step", y="loss", height=260, show_label=True,
+                                        elem_id="train-loss"), label="train.loss_curve")
             metrics = loc(gr.Dataframe(metrics_frame(None), interactive=False, elem_id="train-metrics"),
                           label="train.metrics")
         samples = loc(gr.Dataframe(samples_frame(None), interactive=False, wrap=True, elem_id="train-samples"),
@@ -182,9 +205,10 @@ def build(ctx: Context) -> gr.Tab:
 
     def check(task_name: str, path: str | None, language: str):
         if not path:
-            return pd.DataFrame(), text(language, "train.no_data"), 0
+            return table_update(pd.DataFrame(), hide_empty=True), text(language, "train.no_data"), 0
         data = load_examples(path, task_name, limits=settings.limits)
-        return preview_table(data), problems_markdown(data, language), len(data.records) if data.ok else 0
+        rows_ready = len(data.records) if data.ok else 0
+        return table_update(preview_table(data), hide_empty=True), problems_markdown(data, language), rows_ready
 
     def show_estimate(task_name, base_name, preset_name, rank_value, lr, epoch_count, steps, row_count, language):
         if not row_count:
@@ -227,23 +251,33 @@ def build(ctx: Context) -> gr.Tab:
         job = ctx.jobs.latest(workspace, "train") if workspace else None
         result = job.result if job else None
         finished = job and job.state == "done" and job.adapter_path and Path(job.adapter_path).is_dir()
-        archive = adapter_zip(job.id, job.adapter_path) if finished else None
-        return (status_html(job, language), loss_frame(job), metrics_frame(result), samples_frame(result),
+        archive = adapter_zip(read_adapter(Path(job.adapter_path))) if finished else None
+        return (status_html(job, language), loss_frame(job), metrics_frame(result), table_update(samples_frame(result)),
                 gr.update(value=archive, visible=archive is not None),
                 gr.update(interactive=bool(job and job.active)), gr.Timer(active=bool(job and job.active)))
 
     watched = [status, loss_plot, metrics, samples, download, stop, timer]
     estimate_inputs = form + [rows, ctx.language]
-    task.input(choose_task, task, [example, base, preset, name, rank, learning_rate, epochs, upload, source],
-               **UI_EVENT, queue=False).then(check, [task, source, ctx.language], [preview, problems, rows],
-                                              **UI_EVENT)
-    preset.input(apply_preset, [task, preset], [rank, learning_rate, epochs], **UI_EVENT, queue=False)
-    upload.upload(lambda path: (path, None), upload, [source, example], **UI_EVENT, queue=False).then(
-        check, [task, source, ctx.language], [preview, problems, rows], **UI_EVENT)
-    example.input(lambda file: (str(EXAMPLES_DIR / file) if file else None, None), example, [source, upload],
-                  **UI_EVENT, queue=False).then(check, [task, source, ctx.language], [preview, problems, rows],
-                                                **UI_EVENT)
-    gr.on([c.change for c in form] + [rows.change], show_estimate, estimate_inputs, estimate, **LIGHT_EVENT)
+
+    def check_and_estimate(event: Any) -> None:
+        """After the event: check the data file, then estimate the training time."""
+        event.then(check, [task, source, ctx.language], [preview, problems, rows], **UI_EVENT).then(
+            show_estimate, estimate_inputs, estimate, **LIGHT_EVENT)
+
+    check_and_estimate(task.input(choose_task, task, [example, base, preset, name, rank, learning_rate, epochs,
+                                                      upload, source], **UI_EVENT, queue=False))
+    check_and_estimate(upload.upload(lambda path: (path, None), upload, [source, example], **UI_EVENT, queue=False))
+    check_and_estimate(upload.clear(lambda: None, None, source, **UI_EVENT, queue=False))
+    check_and_estimate(example.input(lambda file: (str(EXAMPLES_DIR / file) if file else None, None), example,
+                                     [source, upload], **UI_EVENT, queue=False))
+    check_and_estimate(ctx.language.change(lambda: None, None, None, **UI_EVENT, queue=False))
+    preset.input(apply_preset, [task, preset], [rank, learning_rate, epochs], **UI_EVENT, queue=False).then(
+        show_estimate, estimate_inputs, estimate, **LIGHT_EVENT)
+    # The user's own edits only (.input, not .change): .change also fires while a handler above is
+    # still filling in the form, with a mix of old and new values (the old task's base model, which
+    # the new task's choices reject).
+    gr.on([base.input, rank.input, learning_rate.input, epochs.input, max_steps.input], show_estimate,
+          estimate_inputs, estimate, **LIGHT_EVENT)
     start.click(start_job, form + [source, name, ctx.workspace, ctx.language], watched, **UI_EVENT)
     stop.click(stop_job, ctx.workspace, None, **UI_EVENT).then(poll, [ctx.workspace, ctx.language], watched,
                                                                **LIGHT_EVENT)

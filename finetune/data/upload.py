@@ -25,7 +25,7 @@ from __future__ import annotations
 import codecs
 import csv
 import difflib
-import io
+import itertools
 import json
 import os
 import random
@@ -60,6 +60,8 @@ DELIMITERS = ",;\t|"
 SNIFF_BYTES = 8192
 WARNING_CAP = 5  # per-row warnings of one kind shown before they are summarised
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # control characters except \t \n (\r handled apart)
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")  # a line and its ending, or the last line without one
+_NON_SPACE = re.compile(r"\S")
 _BAD = object()  # marks a row that could not be parsed at all (already reported)
 BINARY = "This looks like a binary file, not CSV/JSONL text. Upload a .csv or .jsonl file saved as UTF-8 text."
 
@@ -164,11 +166,12 @@ def _read_text(path: Path, limits: DataLimits, rep: _Report) -> str | None:
     """Decode the file, refusing oversized, binary and non-UTF-8 files before any parsing."""
     too_big = f"The file is larger than the {limits.max_bytes:,}-byte limit. Upload a smaller file (fewer rows)."
     try:
-        if os.stat(path).st_size > limits.max_bytes:  # stat first: never read a huge upload into memory
+        size = os.stat(path).st_size
+        if size > limits.max_bytes:  # stat first: never read a huge upload into memory
             rep.error(too_big)
             return None
-        with open(path, "rb") as fh:
-            raw = fh.read(limits.max_bytes + 1)
+        with open(path, "rb") as fh:  # read(n) allocates n bytes up front: ask for the size, not the limit
+            raw = fh.read(min(size, limits.max_bytes) + 1)
     except OSError as e:
         rep.error(f"Could not read the file: {e.strerror or e}.")
         return None
@@ -199,7 +202,7 @@ def _read_text(path: Path, limits: DataLimits, rep: _Report) -> str | None:
     if "\x00" in text[:SNIFF_BYTES]:
         rep.error(BINARY)
         return None
-    if not text.strip():
+    if _first_char(text) is None:
         rep.error(f"The file is empty. Upload a file with a header and at least {limits.min_rows} rows.")
         return None
     return text
@@ -221,6 +224,12 @@ def _not_utf8(raw: bytes, offset: int, rep: _Report) -> None:
 
 # ---------------------------------------------------------------------------- text -> rows
 
+def _first_char(text: str) -> str | None:
+    """The first non-space character (without copying the text, as lstrip() would)."""
+    found = _NON_SPACE.search(text)
+    return found.group() if found else None
+
+
 def _norm(name: Any) -> str:
     return _CONTROL.sub("", str(name)).replace("\ufeff", "").strip().lower()
 
@@ -241,7 +250,7 @@ def _capped(items: Iterator, limits: DataLimits, rep: _Report) -> Iterator:
 
 def _read_table(path: Path, text: str, limits: DataLimits, rep: _Report):
     """-> (columns, display names, rows) where rows are (line, dict or None if unusable)."""
-    head, ext = text.lstrip()[:1], path.suffix.lower()
+    head, ext = _first_char(text), path.suffix.lower()
     if ext in (".jsonl", ".json", ".ndjson") or (ext not in (".csv", ".tsv") and head in ("{", "[")):
         rows = []
         for line, value in _capped(_json_values(text, rep), limits, rep):
@@ -260,7 +269,7 @@ def _read_table(path: Path, text: str, limits: DataLimits, rep: _Report):
 
 
 def _csv_table(text: str, tsv: bool, limits: DataLimits, rep: _Report):
-    first = next((line for line in io.StringIO(text, newline="") if line.strip()), "")
+    first = next((line for line in _lines(text) if line.strip()), "")
     delimiter = "\t" if tsv else max(DELIMITERS, key=lambda d: len(next(csv.reader([first], delimiter=d), [])))
     csv.field_size_limit(max(csv.field_size_limit(), limits.max_bytes))  # long cells get a clear error below
     cells = _csv_cells(text, delimiter, rep)
@@ -294,7 +303,7 @@ def _csv_table(text: str, tsv: bool, limits: DataLimits, rep: _Report):
 
 def _csv_cells(text: str, delimiter: str, rep: _Report) -> Iterator[tuple[int, list[str]]]:
     """(start line, cells) per non-blank CSV record; quoted cells may span lines."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(_lines(text), delimiter=delimiter)
     previous = 0
     try:
         for row in reader:
@@ -306,25 +315,32 @@ def _csv_cells(text: str, delimiter: str, rep: _Report) -> Iterator[tuple[int, l
                   previous + 1)
 
 
+def _lines(text: str) -> Iterator[str]:
+    """The text's lines with their endings (LF, CRLF or CR), one at a time: io.StringIO would first copy
+    the whole text at 4 bytes a character, and str.split would hold every line at once."""
+    for match in _LINE.finditer(text):
+        yield match.group()
+
+
 def _json_values(text: str, rep: _Report) -> Iterator[tuple[int, Any]]:
-    """(line, value) per JSONL line, or per element of a whole-file JSON array."""
-    error: Exception | None = None
-    try:
-        whole = json.loads(text)
-    except (ValueError, RecursionError) as e:
-        whole, error = _BAD, e
-    if isinstance(whole, list):
-        yield from _array_items(text)
-        return
-    if whole is not _BAD:
-        yield text[: len(text) - len(text.lstrip())].count("\n") + 1, whole
-        return
-    lines = text.split("\n")
-    if text.lstrip().startswith("[") and _loads_or_bad(next(s for s in lines if s.strip())) is _BAD:
-        where = f" (line {error.lineno}, column {error.colno})" if isinstance(error, json.JSONDecodeError) else ""
-        rep.error(f"The file is not valid JSON: {getattr(error, 'msg', error)}{where}.")
-        return
-    for number, line in enumerate(lines, 1):
+    """(line, value) per JSONL line, or per element of a whole-file JSON array.
+
+    Lazy on purpose: an oversized array or JSONL file is refused after max_rows values (`_capped`)
+    without ever parsing (or holding) the rest."""
+    if _first_char(text) == "[":
+        first, *rest = (line for line in itertools.islice((s for s in _lines(text) if s.strip()), 2))
+        if not rest or _loads_or_bad(first) is _BAD:  # a whole-file array (JSONL lines may be arrays too)
+            yield from _array_items(text, rep)
+            return
+    else:
+        try:
+            whole = json.loads(text)
+        except (ValueError, RecursionError):
+            whole = _BAD
+        if whole is not _BAD:
+            yield text.count("\n", 0, _NON_SPACE.search(text).start()) + 1, whole
+            return
+    for number, line in enumerate(_lines(text), 1):
         if line.strip():
             value = _loads_or_bad(line)
             if value is _BAD:
@@ -340,17 +356,31 @@ def _loads_or_bad(line: str) -> Any:
         return _BAD
 
 
-def _array_items(text: str) -> Iterator[tuple[int, Any]]:
-    """Walk an already-validated JSON array element by element to learn each one's line number."""
-    decoder, skip = json.JSONDecoder(), re.compile(r"[\s,]*")
-    pos, line, counted = text.index("[") + 1, 1, 0
-    while True:
-        pos = skip.match(text, pos).end()
-        if text.startswith("]", pos):
-            return
-        line, counted = line + text.count("\n", counted, pos), pos
-        value, pos = decoder.raw_decode(text, pos)
-        yield line, value
+def _array_items(text: str, rep: _Report) -> Iterator[tuple[int, Any]]:
+    """Walk a JSON array element by element (learning each one's line number); a syntax error ends
+    the walk with one message saying where."""
+    decoder, space = json.JSONDecoder(), re.compile(r"[ \t\n\r]*")
+    pos = space.match(text, text.index("[") + 1).end()
+    line, counted = 1, 0
+    try:
+        if not text.startswith("]", pos):
+            while True:
+                line, counted = line + text.count("\n", counted, pos), pos
+                value, pos = decoder.raw_decode(text, pos)
+                yield line, value
+                pos = space.match(text, pos).end()
+                if text.startswith("]", pos):
+                    break
+                if not text.startswith(",", pos):
+                    raise json.JSONDecodeError("Expecting ',' delimiter", text, pos)
+                pos = space.match(text, pos + 1).end()
+        end = space.match(text, pos + 1).end()
+        if end < len(text):
+            raise json.JSONDecodeError("Extra data", text, end)
+    except json.JSONDecodeError as error:
+        rep.error(f"The file is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno}).")
+    except RecursionError:
+        rep.error("The file is not valid JSON: it is nested too deeply.")
 
 
 def _json_type(value: Any) -> str:
@@ -604,10 +634,13 @@ def _allocate(counts: dict[Any, int], n_val: int) -> dict[Any, int]:
     return take
 
 
-def escape_spreadsheet_cell(value: str) -> str:
+def escape_spreadsheet_cell(value: Any) -> Any:
     """Prefix ' to a cell a spreadsheet would run as a formula (CSV injection) before writing user data
-    back to CSV. Loading never evaluates or alters such cells."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    back to CSV or showing it in a table that can be copied as CSV. Loading never evaluates or alters
+    such cells. Anything but a string is returned as it is."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
