@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: run test test-slow test-all install install-dev browser reproduce data benchmark persona-eval
+.PHONY: run test test-slow test-all install install-dev browser reproduce data benchmark load-test
 
 $(VENV)/.installed: requirements.txt requirements-nodeps.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,3 +45,6 @@ data: install-dev
 
 benchmark: install-dev
 	$(PY) -m benchmarks
+
+load-test: install-dev
+	$(PY) -m benchmarks.load_test
