@@ -16,10 +16,13 @@ import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from statistics import median
 from typing import Any, Callable
 
+import torch
+
 from benchmarks.common import (Goal, Row, adapter_variant, like_a_server, release_memory, shipped_adapter, stopwatch,
-                               texts_of_words)
+                               texts_of_words, timings)
 from models import inference
 
 NAME = "concurrency"
@@ -71,11 +74,11 @@ def _last_round(sizes: list[int]) -> list[int]:
     return taken
 
 
-def _case(task: str, quick: bool, scratch: Path) -> Row | None:
+def _case(task: str, quick: bool, scratch: Path) -> list[Row]:
     adapter, call, one_batch, data, field, words, rounds = CASES[task]
     source = shipped_adapter(adapter)
     if source is None:
-        return None
+        return []
     folders = [str(adapter_variant(source, scratch / f"{adapter}-{i}", 1 - 0.02 * i)) for i in range(REQUESTS)]
     texts = texts_of_words(data, field, words, REQUESTS)
     targets = [inference.resolve_target(task, folder) for folder in folders]  # load and attach, untimed
@@ -92,18 +95,33 @@ def _case(task: str, quick: bool, scratch: Path) -> Row | None:
     together_s, together = _best(lambda: _together([lambda t=text, f=folder: call(t, adapter=f)
                                                      for text, folder in zip(texts, folders)]), rounds[quick])
     same = all(_same(a, b) for a, b in zip(together, alone))
-    return Row(NAME, f"{task}: requests/s, 8 adapters at once vs one at a time", REQUESTS / together_s, "req/s",
-               REQUESTS / alone_s, Goal("ratio", ">=", 3),
-               f"batches (last round): {_last_round(list(loaded.batchers[task].batch_sizes))}; "
-               f"same answers: {'yes' if same else 'NO'}")
+    rows = [Row(NAME, f"{task}: requests/s, 8 adapters at once vs one at a time", REQUESTS / together_s, "req/s",
+                REQUESTS / alone_s, Goal("ratio", ">=", 3),
+                f"batches (last round): {_last_round(list(loaded.batchers[task].batch_sizes))}; "
+                f"same answers: {'yes' if same else 'NO'}")]
+    if task == "translation":
+        rows.append(_head_row(loaded.model.get_output_embeddings().weight, quick))
+    return rows
+
+
+def _head_row(weight: torch.Tensor, quick: bool) -> Row:
+    """Why batched decoding gains less than the rows it adds: the LM head's matmul (gemma: 262k x 640,
+    671 MB in fp32) for 8 rows costs several times the 1-row one on this CPU, though it reads the same
+    weights; the BLAS repacks the weight for a matrix product and not for a matrix-vector one."""
+    timed = {}
+    for rows in (1, REQUESTS):
+        hidden = torch.randn(rows, weight.shape[1])
+        with torch.inference_mode():
+            timed[rows] = median(timings(lambda: torch.nn.functional.linear(hidden, weight), 3 if quick else 7))
+    return Row(NAME, f"LM head matmul ({weight.shape[0]:,} x {weight.shape[1]}), {REQUESTS} rows vs 1 row",
+               timed[REQUESTS] * 1000, "ms", timed[1] * 1000, None,
+               "diagnostic: one decoding step's largest matmul; 8 rows cost 8x at worst, 1x if memory-bound")
 
 
 def run(quick: bool) -> list[Row]:
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for task in CASES:
-            row = _case(task, quick, Path(scratch))
-            if row is not None:
-                rows.append(row)
+            rows += _case(task, quick, Path(scratch))
             release_memory()
     return rows

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import multiprocessing
+import os
 import queue
 import threading
 import time
@@ -32,6 +33,9 @@ WAITING, RUNNING, DONE, CANCELLED, FAILED = "queued", "running", "done", "cancel
 FINISHED = (DONE, CANCELLED, FAILED)
 # A worker asked to stop gets this long to finish its step before it is killed.
 CANCEL_GRACE_S = 30.0
+# Training runs at a lower CPU priority than the app: on a 2-core machine the people waiting for an
+# answer come first, and an otherwise idle machine still trains at full speed (RELIABILITY.md, load test).
+WORKER_NICENESS = 10
 # Rough training speed on a 2-core CPU (examples per second at the presets' batch sizes), for estimates.
 EXAMPLES_PER_SECOND = {"minilm-l6": 70.0, "gemma-3-270m": 3.0, "smollm2-135m-instruct": 10.0}
 UNMEASURED_EXAMPLES_PER_SECOND = 5.0
@@ -91,6 +95,7 @@ def _work(payload: dict[str, Any], results: Any, cancel: Any) -> None:
     from finetune.recipe import LoRARecipe, TrainingCancelled
     from models.registry import register
 
+    os.nice(WORKER_NICENESS)
     register(payload["spec"])  # the parent may know models (tests, local folders) this process does not
 
     def report(progress: Progress) -> None:

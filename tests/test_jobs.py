@@ -9,7 +9,7 @@ import time
 import pytest
 
 from finetune.config import make_config
-from finetune.jobs import CANCELLED, DONE, FAILED, JobLimitError, JobQueue, estimate_seconds
+from finetune.jobs import CANCELLED, DONE, FAILED, JobLimitError, JobQueue, WORKER_NICENESS, estimate_seconds
 from models.adapters import read_adapter, workspace_dir
 
 POSITIVE = ["I loved it, wonderful and great.", "An excellent, happy film.", "Good acting and a great story.",
@@ -71,7 +71,8 @@ def test_job_trains_in_a_worker_and_saves_its_adapter(jobs):
 
 def test_stop_ends_a_running_job_and_saves_nothing(jobs):
     job = jobs.submit(long_config(), RECORDS, workspace="ws-stop", name="stopped")
-    wait_for(jobs, job.id, training)
+    running = wait_for(jobs, job.id, training)
+    assert os.getpriority(os.PRIO_PROCESS, running.pid) == os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICENESS
 
     assert jobs.cancel(job.id)
     stopped = jobs.wait(job.id, 60)

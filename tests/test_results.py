@@ -49,3 +49,10 @@ def test_persona_figures_are_written_into_the_model_card_once(tmp_path):
     text = card.read_text()
     assert text.startswith("# chat-cheerful\n\nTraining details.") and text.count(CARD_SECTION) == 1
     assert "| replies a style classifier assigns to this persona | 0.05 | 0.93 |" in text and "Four! 🎉" in text
+
+
+def test_the_readme_shows_the_shipped_adapters_current_results():
+    """The README's table is the command's output for the adapters in the repository: retraining an
+    adapter without regenerating the table fails here."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    assert results_table() in readme
