@@ -100,22 +100,30 @@ def _case(task: str, quick: bool, scratch: Path) -> list[Row]:
                 f"batches (last round): {_last_round(list(loaded.batchers[task].batch_sizes))}; "
                 f"same answers: {'yes' if same else 'NO'}")]
     if task == "translation":
-        rows.append(_head_row(loaded.model.get_output_embeddings().weight, quick))
+        rows += _head_rows(loaded.model.get_output_embeddings().weight, quick)
     return rows
 
 
-def _head_row(weight: torch.Tensor, quick: bool) -> Row:
+def _head_rows(served: torch.Tensor, quick: bool) -> list[Row]:
     """Why batched decoding gains less than the rows it adds: the LM head's matmul (gemma: 262k x 640,
-    671 MB in fp32) for 8 rows costs several times the 1-row one on this CPU, though it reads the same
-    weights; the BLAS repacks the weight for a matrix product and not for a matrix-vector one."""
-    timed = {}
-    for rows in (1, REQUESTS):
-        hidden = torch.randn(rows, weight.shape[1])
+    671 MB in fp32) for 8 rows costs several times the 1-row one in fp32 on this CPU, though it reads the
+    same weights (the BLAS repacks the weight for a matrix product, not for a matrix-vector one). The app
+    keeps the head in bf16 where the CPU multiplies bf16 in hardware (`models.loading.use_bf16_output_head`)."""
+    def head_ms(weight: torch.Tensor, rows: int) -> float:
+        hidden = torch.randn(rows, weight.shape[1], dtype=weight.dtype)
         with torch.inference_mode():
-            timed[rows] = median(timings(lambda: torch.nn.functional.linear(hidden, weight), 3 if quick else 7))
-    return Row(NAME, f"LM head matmul ({weight.shape[0]:,} x {weight.shape[1]}), {REQUESTS} rows vs 1 row",
-               timed[REQUESTS] * 1000, "ms", timed[1] * 1000, None,
-               "diagnostic: one decoding step's largest matmul; 8 rows cost 8x at worst, 1x if memory-bound")
+            return 1000 * median(timings(lambda: torch.nn.functional.linear(hidden, weight), 3 if quick else 7))
+
+    fp32 = served.float()
+    shape = f"({served.shape[0]:,} x {served.shape[1]})"
+    rows = [Row(NAME, f"LM head matmul {shape} in fp32, {REQUESTS} rows vs 1 row", head_ms(fp32, REQUESTS), "ms",
+                head_ms(fp32, 1), None, "diagnostic: one decoding step's largest matmul; 8 rows cost 8x at worst, "
+                                        "1x if memory-bound")]
+    if served.dtype != torch.float32:
+        rows.append(Row(NAME, f"LM head matmul {shape}, {REQUESTS} rows: as served ({str(served.dtype)[6:]}) vs fp32",
+                        head_ms(served, REQUESTS), "ms", rows[0].ours, None,
+                        "the served head is bf16 because this CPU multiplies bf16 in hardware"))
+    return rows
 
 
 def run(quick: bool) -> list[Row]:

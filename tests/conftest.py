@@ -225,10 +225,14 @@ def fresh_models():
 
 @pytest.fixture
 def cpu_only(monkeypatch):
-    """Pin a test to the CPU path (numbers pinned on CPU differ under CUDA/bf16)."""
+    """Pin a test to the all-fp32 CPU path (numbers pinned there differ under CUDA, or with the app's
+    bf16 LM head on CPUs that have bf16 matmuls)."""
     import torch
 
+    from models import loading
+
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(loading, "cpu_has_fast_bf16", lambda: False)
 
 
 def make_adapter(base_key: str, task: str, destination: Path, seed: int, labels: list[str] | None = None,

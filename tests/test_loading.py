@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from models import loading
-from models.loading import load_base, load_pretrained, materialize
+from models.loading import load_base, load_pretrained, materialize, use_bf16_output_head
 from models.registry import BaseModelSpec, WeightsLocation, cache_dir
 
 from conftest import build_tiny_model, tiny_spec
@@ -182,3 +182,54 @@ def test_missing_pad_token_falls_back_to_eos(tiny_models, tmp_path):
     (folder / "tokenizer_config.json").write_text(json.dumps(settings))
     tokenizer = loading.load_tokenizer(folder)
     assert tokenizer.pad_token == tokenizer.eos_token == "</s>"
+
+
+def test_bf16_output_head_gives_the_same_logits_from_half_the_memory(tiny_models):
+    model, tokenizer = load_pretrained(tiny_spec("tiny-gemma3", tiny_models["tiny-gemma3"]))
+    model.eval()
+    inputs = tokenizer(["The cat sleeps on the bed.", "Thank you very much."], return_tensors="pt", padding=True)
+    with torch.inference_mode():
+        reference = model(**inputs).logits
+    use_bf16_output_head(model)
+    head, embedding = model.get_output_embeddings(), model.get_input_embeddings()
+    assert head.weight.dtype == torch.bfloat16 and embedding.weight is head.weight  # still one tied copy
+    assert all(p.dtype == torch.float32 for n, p in model.named_parameters() if "embed" not in n)
+    with torch.inference_mode():
+        logits = model(**inputs).logits
+    assert logits.dtype == torch.float32
+    torch.testing.assert_close(logits, reference, rtol=0.02, atol=0.02 * reference.abs().max().item())
+    assert not torch.equal(logits, reference)  # the head really ran in bf16
+
+
+@pytest.mark.parametrize("fast_bf16", [True, False])
+def test_load_base_uses_a_bf16_head_only_where_the_cpu_runs_bf16(tiny_models, fresh_models, monkeypatch, fast_bf16):
+    monkeypatch.setattr(loading, "cpu_has_fast_bf16", lambda: fast_bf16)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    causal, encoder = load_base("tiny-llama"), load_base("tiny-bert")
+    expected = torch.bfloat16 if fast_bf16 else torch.float32
+    assert causal.model.get_output_embeddings().weight.dtype == expected
+    assert encoder.model.classifier.weight.dtype == torch.float32  # a classifier head is small: left alone
+
+
+def test_bf16_head_is_converted_once_then_read_from_its_cached_copy(tiny_models, tmp_path):
+    spec = tiny_spec("tiny-llama", tiny_models["tiny-llama"])
+    cached = tmp_path / loading.BF16_HEAD_FILE
+    first, _ = load_pretrained(spec)
+    use_bf16_output_head(first, cached)
+    assert cached.exists() and [p.name for p in tmp_path.iterdir()] == [cached.name]  # no partial file left
+
+    second, _ = load_pretrained(spec)
+    with torch.no_grad():
+        second.get_output_embeddings().weight.zero_()  # so that a reconversion would show
+    use_bf16_output_head(second, cached)
+    assert torch.equal(second.get_output_embeddings().weight, first.get_output_embeddings().weight)
+    assert second.get_input_embeddings().weight is second.get_output_embeddings().weight
+
+
+@pytest.mark.parametrize("vocab, expected", [(4096, True), (64, False)])
+def test_only_a_head_heavier_than_the_layers_goes_bf16(vocab, expected):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                         num_attention_heads=2, num_key_value_heads=2, tie_word_embeddings=True))
+    assert loading.head_outweighs_layers(model) is expected

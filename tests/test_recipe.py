@@ -236,7 +236,7 @@ def test_cancel_before_training_starts(tiny_models, tmp_path):
     assert not (tmp_path / "never").exists()
 
 
-def test_saved_translation_adapter_reloads_identically(tiny_models, tmp_path, fresh_models):
+def test_saved_translation_adapter_reloads_identically(tiny_models, tmp_path, fresh_models, cpu_only):
     reports: list[str] = []
     recipe = recipe_for("translation", "tiny-llama", report=lambda p: reports.append(p.status))
     destination = tmp_path / "library" / "my-translator"
