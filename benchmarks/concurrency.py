@@ -1,13 +1,14 @@
 """4. Concurrency: 8 simultaneous requests, each with its own adapter on the same base.
 
 Ours: 8 threads call the app's function (`translate`, `classify_sentiment`) at the same moment;
-the micro-batcher (`models.batching`, 10 ms window) runs them as one batch, each row through its
-own adapter (`models.mixed_lora`: all adapters in two matmuls). Baseline: the same 8 requests
-served one at a time by one server thread, each a batch of one (a lock per model, no batching).
-Both run their model calls off the main thread, as a server does. The 8 adapters are copies of
-the shipped one with LoRA B scaled by 1.00, 0.98, ..., 0.86: different adapters, same quality.
-Throughput = requests / wall time, each side's best of several rounds; the note says whether
-both sides gave the same answers.
+the micro-batcher (`models.batching`: a 30 ms window for translations, 10 ms for sentiment) runs
+them as one batch, each row through its own adapter (`models.mixed_lora`: all adapters in two
+matmuls), and a translation leaves the batch as soon as it ends (`models.decoding`). Baseline:
+the same 8 requests served one at a time by one server thread, each a batch of one (a lock per
+model, no batching). Both run their model calls off the main thread, as a server does. The 8
+adapters are copies of the shipped one with LoRA B scaled by 1.00, 0.98, ..., 0.86: different
+adapters, same quality. Throughput = requests / wall time, each side's best of several rounds;
+the note says whether both sides gave the same answers.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ the same inputs (it gets a few-shot prompt, so it reads more and may write more)
 the app answers. The adapter is a shipped one where the task has one, else a freshly
 initialised LoRA (B = 0: the same cost). Chat streams: time to first token is the first
 streamed text; tokens/s counts the reply's tokens after it. Translation, summary and sentiment
-go through the micro-batcher, whose 10 ms window is included.
+go through the micro-batcher, whose window (30 ms for generation, 10 ms for sentiment) is included.
 """
 
 from __future__ import annotations

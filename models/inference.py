@@ -22,6 +22,7 @@ from transformers import StoppingCriteriaList, StopStringCriteria, TextIteratorS
 from models import mixed_lora
 from models.adapters import WEIGHTS_FILE, AdapterError, AdapterInfo, adapter_key, find_adapter
 from models.batching import batcher, release_openmp_threads
+from models.decoding import greedy_rows
 from models.loading import LoadedBase, forget, load_base
 from models.prompts import chat_messages, generation_prompt
 from models.registry import DEFAULT_BASE
@@ -209,18 +210,18 @@ def generate_texts(model: Any, tokenizer: Any, architecture: str, task: str, tex
     prompts = [generation_prompt(task, text, architecture, few_shot=bare) for text, bare in zip(texts, bare_base)]
     with padding_side(tokenizer, "left"):  # generation appends on the right
         inputs = _encode(tokenizer, prompts, max_input_tokens, model.device)
-    prompt_tokens = inputs["input_ids"].shape[1]
     limits = [_new_token_limit(task, tokenizer, text) for text in texts]
     with torch.inference_mode():
-        output = model.generate(
-            **inputs, **_adapter_kwargs(model, adapter_names), max_new_tokens=max(limits), do_sample=False,
-            stopping_criteria=_stop_at_newline(tokenizer) if architecture == "causal" else None,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-    start = 1 if architecture == "seq2seq" else prompt_tokens  # seq2seq output opens with the start token
-    # Each row is cut at its own cap, so a short text batched with a long one reads exactly as alone.
-    decoded = tokenizer.batch_decode([row[start:start + limit] for row, limit in zip(output, limits)],
-                                     skip_special_tokens=True)
+        if architecture == "causal":  # rows leave the batch when done (see models.decoding)
+            rows = greedy_rows(model, inputs["input_ids"], inputs["attention_mask"], limits,
+                               _adapter_kwargs(model, adapter_names).get("adapter_names"), _stop_at_newline(tokenizer))
+        else:
+            output = model.generate(**inputs, **_adapter_kwargs(model, adapter_names), max_new_tokens=max(limits),
+                                    do_sample=False, pad_token_id=tokenizer.pad_token_id)
+            # Each row is cut at its own cap, so a short text batched with a long one reads exactly as alone;
+            # the output opens with the decoder's start token.
+            rows = [row[1:1 + limit] for row, limit in zip(output, limits)]
+    decoded = tokenizer.batch_decode(rows, skip_special_tokens=True)
     return [text.strip().split("\n")[0].strip() for text in decoded]
 
 

@@ -27,7 +27,8 @@ PARAGRAPH = ("This package contains a small command-line tool that converts imag
 
 @pytest.fixture(autouse=True)
 def _fresh(fresh_models, monkeypatch):
-    monkeypatch.setattr(batching, "WINDOW_S", 0.2)  # wide enough that every simultaneous request joins
+    for window in ("WINDOW_S", "GENERATION_WINDOW_S"):  # wide enough that every simultaneous request joins
+        monkeypatch.setattr(batching, window, 0.2)
     yield
 
 
@@ -173,6 +174,27 @@ def test_batched_lora_equals_peft_loop(monkeypatch, shape, names):
     assert torch.allclose(alone, expected, atol=1e-5)
     plain = model(x, adapter_names=["__base__"] * len(names)).detach()
     assert all(not torch.allclose(expected[i], plain[i]) for i, name in enumerate(names) if name != "__base__")
+
+
+def test_a_stacked_set_serves_its_subsets_and_other_orders(monkeypatch):
+    """As rows leave a batch, the adapters left are a subset of those stacked: no new stack is built."""
+    import torch
+    from peft.tuners.lora import layer as lora_layer
+
+    from models import mixed_lora
+
+    model = _two_adapter_model()
+    x = torch.randn(3, 4, 8)
+    later = [["big", "tiny"], ["big"], ["__base__", "tiny"], ["tiny", "__base__", "big"]]
+    with torch.no_grad():
+        model(x, adapter_names=["tiny", "big", "__base__"])  # stacks (tiny, big) in every layer
+        batched = [model(x[: len(names)], adapter_names=names) for names in later]
+        monkeypatch.setattr(lora_layer.Linear, "_mixed_batch_forward", mixed_lora._PEFT_MIXED_FORWARD)
+        expected = [model(x[: len(names)], adapter_names=names) for names in later]
+    for got, want in zip(batched, expected):
+        assert torch.allclose(got, want, atol=1e-5)
+    stacks = [layer.__dict__["_stacked_lora"] for layer in model.modules() if "_stacked_lora" in layer.__dict__]
+    assert stacks and all(list(stack) == [("tiny", "big")] for stack in stacks)
 
 
 def test_batched_lora_follows_adapter_weights_that_change():

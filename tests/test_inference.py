@@ -49,25 +49,25 @@ def test_summarize_with_an_adapter_on_gemma3(tiny_adapters):
         translate(TEXTS[0], adapter=folder)
 
 
-def test_bare_base_gets_few_shot_prompt_and_adapter_the_trained_one(tiny_adapters, monkeypatch):
+@pytest.fixture
+def prompts(tiny_models, monkeypatch) -> list[str]:
+    """The first prompt of every causal generation on tiny-llama, as the model reads it."""
+    seen: list[str] = []
+    tokenizer, real = load_base("tiny-llama").tokenizer, inference.greedy_rows
+
+    def spy(model, input_ids, *args, **kwargs):
+        seen.append(tokenizer.decode(input_ids[0], skip_special_tokens=True))
+        return real(model, input_ids, *args, **kwargs)
+
+    monkeypatch.setattr(inference, "greedy_rows", spy)
+    return seen
+
+
+def test_bare_base_gets_few_shot_prompt_and_adapter_the_trained_one(tiny_adapters, prompts):
     """An adapter must see exactly the zero-shot format it was trained on; the bare base gets worked examples."""
-    prompts: list[str] = []
-
-    def capture(loaded):
-        real = loaded.model.generate
-
-        def spy(**kwargs):
-            prompts.append(loaded.tokenizer.decode(kwargs["input_ids"][0], skip_special_tokens=True))
-            return real(**kwargs)
-        monkeypatch.setattr(loaded.model, "generate", spy)
-
-    loaded = load_base("tiny-llama")
-    capture(loaded)
     translate(TEXTS[0], base="tiny-llama")
-    resolve_target("translation", str(tiny_adapters["llama-translation-a"]))  # wraps the base in peft
-    capture(loaded)
     translate(TEXTS[0], adapter=str(tiny_adapters["llama-translation-a"]))
-    few_shot, zero_shot = prompts[0], prompts[-1]  # (peft's generate reaches the inner spy too)
+    few_shot, zero_shot = prompts
     assert zero_shot == f"English: {TEXTS[0]}\nSpanish:"
     assert few_shot.endswith("\n\n" + zero_shot) and "Buenos días, ¿cómo estás?" in few_shot
 
@@ -191,17 +191,9 @@ def test_is_truncated(tiny_models, monkeypatch):
     assert inference.is_truncated("translation", "word " * 400)
 
 
-def test_long_input_is_cut_but_the_prompt_keeps_its_instruction(tiny_models, monkeypatch):
+def test_long_input_is_cut_but_the_prompt_keeps_its_instruction(prompts, monkeypatch):
     """A text over the window loses its tail, never the "Spanish:" cue the model answers after."""
     loaded = load_base("tiny-llama")
-    prompts: list[str] = []
-    real = loaded.model.generate
-
-    def spy(**kwargs):
-        prompts.append(loaded.tokenizer.decode(kwargs["input_ids"][0], skip_special_tokens=True))
-        return real(**kwargs)
-
-    monkeypatch.setattr(loaded.model, "generate", spy)
     monkeypatch.setitem(inference.MAX_NEW_TOKENS, "translation", 4)
     translate("the quick brown fox " * 2_000, base="tiny-llama")
     assert prompts[0].endswith("\nSpanish:") and "Buenos días" in prompts[0]
