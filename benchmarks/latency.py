@@ -55,8 +55,8 @@ def _latencies(call: Callable[[str], object], inputs: list[str]) -> list[float]:
     return times
 
 
-def _chat_turn(message: str, adapter: str | None) -> tuple[float, float]:
-    """(seconds to the first streamed text, tokens per second after it) for one reply."""
+def _chat_turn(message: str, adapter: str | None) -> tuple[float, float, int]:
+    """(seconds to the first streamed text, tokens per second after it, tokens) for one reply."""
     from models.inference import chat, resolve_target
 
     started = time.perf_counter()
@@ -66,7 +66,7 @@ def _chat_turn(message: str, adapter: str | None) -> tuple[float, float]:
         first = first or time.perf_counter()
     ended = time.perf_counter()
     tokens = len(resolve_target("chat", adapter).loaded.tokenizer(reply)["input_ids"])
-    return first - started, (tokens - 1) / max(ended - first, 1e-9)
+    return first - started, (tokens - 1) / max(ended - first, 1e-9), tokens
 
 
 def _rows(label: str, scale: float, unit: str, adapter: list[float], base: list[float], note: str) -> list[Row]:
@@ -96,9 +96,12 @@ def run(quick: bool) -> list[Row]:
             _chat_turn(questions[0], name)
             like_a_server()
             turns[variant] = [_chat_turn(q, name) for q in questions[1: 1 + (1 if quick else CHAT_TURNS)]]
-        first = {variant: [t for t, _ in values] for variant, values in turns.items()}
-        speed = {variant: median([s for _, s in values]) for variant, values in turns.items()}
+        first = {variant: [t for t, _, _ in values] for variant, values in turns.items()}
+        speed = {variant: median([s for _, s, _ in values]) for variant, values in turns.items()}
+        length = {variant: median([n for _, _, n in values]) for variant, values in turns.items()}
         rows += _rows("chat turn, time to first token", 1000, "ms", first["adapter"], first["base"], description)
-        rows.append(Row(NAME, "chat turn, tokens/s after the first (median)", speed["adapter"], "tok/s", speed["base"]))
+        rows.append(Row(NAME, "chat turn, tokens/s after the first (median)", speed["adapter"], "tok/s", speed["base"],
+                        note=f"median reply {length['adapter']:.0f} tokens vs {length['base']:.0f} (a short reply's "
+                             "rate carries more of the stream's fixed costs)"))
     release_memory()
     return rows
