@@ -182,7 +182,8 @@ def find_adapter(name: str, workspace: str | None = DEFAULT_WORKSPACE) -> Adapte
 
     Names come first: a folder of the same name in the current directory must not stand in for a
     library adapter. (The app never passes paths: `ui.common.adapter_argument` admits only names.)"""
-    if os.sep not in name and "/" not in name and not name.startswith("."):
+    is_path = os.sep in name or "/" in name
+    if not is_path and not name.startswith("."):
         # Only the folders of that name are read (every request names its adapter: reading the whole
         # library each time took 6 ms of Python, spreading a burst of requests past the batching window).
         for root, shipped, owner in _library_roots(workspace)[::-1]:
@@ -191,7 +192,7 @@ def find_adapter(name: str, workspace: str | None = DEFAULT_WORKSPACE) -> Adapte
                     return read_adapter(root / name, shipped, owner)
                 except AdapterError:
                     continue  # a broken folder is skipped, as in the library listing
-    if os.sep in name or "/" in name or Path(name).is_dir():
+    if is_path or Path(name).is_dir():
         return read_adapter(Path(name))
     raise AdapterError(f"No adapter named '{name}'.")
 
