@@ -22,12 +22,7 @@ from typing import Any, Callable, Generic, TypeVar
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
-WINDOW_S = 0.01  # how long a request arriving at an idle model waits for others
-# A translation or summary runs for a second or more, so its requests can wait longer (2-3% of
-# that): eight requests sent at once reach the batcher over several milliseconds (each thread
-# first reads its adapter's metadata, one at a time under the GIL), and with 10 ms the last
-# ones often missed the batch and waited a whole second for the next.
-GENERATION_WINDOW_S = 0.03
+WINDOW_S = 0.01  # how long a request arriving at an idle model waits for others (callers may choose)
 MAX_BATCH = 16
 IDLE_S = 2.0  # a worker with nothing to do for this long exits (a new request starts another)
 
@@ -97,11 +92,12 @@ class MicroBatcher(Generic[Item, Result]):
 _CREATING = threading.Lock()
 
 
-def batcher(owner: Any, task: str, run: Callable[[list[Item]], list[Result]]) -> MicroBatcher[Item, Result]:
+def batcher(owner: Any, task: str, run: Callable[[list[Item]], list[Result]],
+            window_s: float | None = None) -> MicroBatcher[Item, Result]:
     """The batcher for one task on one loaded base (kept in `owner.batchers`, created on first use)."""
     with _CREATING:
         if task not in owner.batchers:
-            owner.batchers[task] = MicroBatcher(run, window_s=WINDOW_S if task == "sentiment" else GENERATION_WINDOW_S)
+            owner.batchers[task] = MicroBatcher(run, window_s=window_s)
         return owner.batchers[task]
 
 

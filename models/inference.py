@@ -297,11 +297,19 @@ def check_history(history: Any) -> list[dict[str, Any]]:
     return history
 
 
+# A translation or summary runs for a second or more, so its requests can wait longer than the
+# batcher's default 10 ms (2-3% of that): eight requests sent at once reach the batcher over several
+# milliseconds (each thread first reads its adapter's metadata, one at a time under the GIL), and
+# with 10 ms the last ones often missed the batch and waited a whole second for the next.
+GENERATION_WINDOW_S = 0.03
+
+
 def _run_generation(task: str, text: str, adapter: str | None, base: str | None, workspace: str | None) -> str:
     """One request, batched with others for the same base and task that arrive at the same time."""
     _require_text(text)
     target = resolve_target(task, adapter, base, workspace)
-    return batcher(target.loaded, task, partial(_generate_rows, target.loaded, task)).submit((text, target.key))
+    run = partial(_generate_rows, target.loaded, task)
+    return batcher(target.loaded, task, run, GENERATION_WINDOW_S).submit((text, target.key))
 
 
 def translate(text: str, adapter: str | None = None, base: str | None = None, workspace: str | None = None) -> str:

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from models import batching
+from models import batching, inference
 from models.batching import MicroBatcher
 from models.inference import classify_sentiment, summarize, translate
 from models.loading import load_base
@@ -27,8 +27,9 @@ PARAGRAPH = ("This package contains a small command-line tool that converts imag
 
 @pytest.fixture(autouse=True)
 def _fresh(fresh_models, monkeypatch):
-    for window in ("WINDOW_S", "GENERATION_WINDOW_S"):  # wide enough that every simultaneous request joins
-        monkeypatch.setattr(batching, window, 0.2)
+    # Windows wide enough that every simultaneous request joins the batch.
+    monkeypatch.setattr(batching, "WINDOW_S", 0.2)
+    monkeypatch.setattr(inference, "GENERATION_WINDOW_S", 0.2)
     yield
 
 
