@@ -36,6 +36,7 @@ def _add_train(commands) -> None:
     train.add_argument("--output", help="Save the adapter to this folder instead of the library.")
     train.add_argument("--preset", choices=PRESETS, default="balanced", help=helps["preset"])
     train.add_argument("--method", choices=METHODS, help=helps["method"])
+    train.add_argument("--init-adapter", dest="init_adapter", help=helps["init_adapter"])
     for flag, kind in (("epochs", float), ("lr", float), ("rank", int), ("alpha", int), ("max-steps", int),
                        ("batch-size", int), ("seed", int), ("max-length", int), ("freeze-layers", int)):
         key = {"lr": "learning_rate"}.get(flag, flag.replace("-", "_"))
@@ -47,7 +48,8 @@ def _train(args: argparse.Namespace) -> int:
     from models.adapters import sanitize_name, workspace_dir
 
     overrides = {k: getattr(args, k) for k in ("base", "method", "epochs", "learning_rate", "rank", "alpha",
-                                                "max_steps", "batch_size", "seed", "max_length", "freeze_layers")}
+                                                "max_steps", "batch_size", "seed", "max_length", "freeze_layers",
+                                                "init_adapter")}
     config = make_config(args.task, args.preset, **overrides)
     data = load_examples_or_raise(args.data, args.task)
     for warning in data.warnings:
@@ -111,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     again = commands.add_parser("reproduce", help="Retrain and test every shipped adapter from assets/data.")
     again.add_argument("--only", nargs="*", help="Adapter names or tasks to rebuild (default: all).")
     again.add_argument("--test-limit", type=int, help="Test on the first N held-out examples only.")
+    again.add_argument("--previous-stage", type=Path, help="For an adapter trained in stages: start its last "
+                       "stage from this folder instead of training the earlier ones again.")
     commands.add_parser("results", help="Print the shipped adapters' test results against their goals (markdown).")
     args = parser.parse_args(argv)
     if args.command == "results":
@@ -130,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             return _eval(args)
         from finetune.reproduce import reproduce
 
-        reproduce(args.only, test_limit=args.test_limit, report=_print_progress)
+        reproduce(args.only, test_limit=args.test_limit, report=_print_progress, previous_stage=args.previous_stage)
         return 0
     except (ConfigError, DataValidationError, ValueError, KeyError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)

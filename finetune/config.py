@@ -30,6 +30,9 @@ class TrainConfig:
                                                   "costs a quarter of each step (BENCHMARKS.md, efficiency)."})
     target_modules: tuple[str, ...] | None = field(default=None, metadata={
         "help": "Layers that get LoRA (default: attention and MLP projections of the architecture)."})
+    init_adapter: str | None = field(default=None, metadata={
+        "help": "method=lora: continue from this adapter (library name or folder) instead of a fresh LoRA; "
+                "its rank and target layers are kept."})
     freeze_layers: int = field(default=4, metadata={"help": "method=freeze: how many lower layers stay frozen."})
     max_length: int = field(default=256, metadata={"help": "Longer examples are truncated to this many tokens."})
     validation_fraction: float = field(default=0.1, metadata={"help": "Share held out when no validation file."})
@@ -56,6 +59,8 @@ class TrainConfig:
         ]
         problems = [] if self.method in METHODS else [
             f"method must be one of {', '.join(METHODS)} (got {self.method!r})"]
+        if self.init_adapter and self.method != "lora":
+            problems.append(f"init_adapter continues a LoRA adapter, so method must be lora (got {self.method!r})")
         for name, kind, in_range, allowed in checks:
             value = getattr(self, name)
             if not _is_number(value, kind):

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import peft
 import torch
 import transformers
-from peft import LoraConfig, TaskType, get_peft_model
+from peft import LoraConfig, PeftModel, TaskType, get_peft_model
 from transformers import (
     DataCollatorForSeq2Seq,
     DataCollatorWithPadding,
@@ -35,7 +35,7 @@ from finetune.data.upload import split_train_validation
 from finetune.evaluate import PRIMARY_METRIC, evaluate_model
 from finetune.features import encode_all
 from finetune.loss import target_only_lm_loss
-from models.adapters import METADATA_FILE, save_adapter_atomically
+from models.adapters import METADATA_FILE, find_adapter, save_adapter_atomically
 from models.loading import default_device, load_pretrained
 from models.registry import DEFAULT_BASE, BaseModelSpec, get_spec
 
@@ -112,6 +112,8 @@ def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
 
 def apply_method(model: Any, spec: BaseModelSpec, config: TrainConfig) -> Any:
     """Make the chosen parameters trainable: LoRA, a new head only, upper layers only, or all."""
+    if config.method == "lora" and config.init_adapter:
+        return _continue_adapter(model, spec, config)
     if config.method == "lora":
         lora = LoraConfig(task_type=_TASK_TYPES[spec.architecture], r=config.rank, lora_alpha=config.alpha,
                           lora_dropout=config.dropout, target_modules=list(config.target_modules or ()) or "all-linear")
@@ -124,6 +126,18 @@ def apply_method(model: Any, spec: BaseModelSpec, config: TrainConfig) -> Any:
     if config.method == "head" and spec.architecture != "encoder":
         raise ValueError("method 'head' needs a classification model (sentiment).")
     return model
+
+
+def _continue_adapter(model: Any, spec: BaseModelSpec, config: TrainConfig) -> Any:
+    """Load an earlier adapter's LoRA weights as the trainable starting point (a second stage on new
+    data, or more steps), after checking it fits this task, base and rank."""
+    start = find_adapter(config.init_adapter)
+    if (start.task, start.base_model) != (config.task, spec.key):
+        raise ValueError(f"Adapter '{start.name}' is for {start.task} on {start.base_model}; this job trains "
+                         f"{config.task} on {spec.key}.")
+    if start.rank not in (None, config.rank):
+        raise ValueError(f"Adapter '{start.name}' has rank {start.rank}; set rank to {start.rank} to continue it.")
+    return PeftModel.from_pretrained(model, str(start.path), is_trainable=True)
 
 
 def _layer_index(name: str) -> int:
@@ -144,6 +158,8 @@ class LoRARecipe:
                  data_summary: dict[str, Any] | None = None):
         self.config = config.validate()
         self.spec = get_spec(config.base or DEFAULT_BASE[config.task])
+        if config.init_adapter:
+            find_adapter(config.init_adapter)  # a wrong name fails now, not after loading and measuring the base
         if validation_records is None:
             train_records, validation_records = split_train_validation(
                 train_records, config.task, config.validation_fraction, config.seed)
@@ -284,12 +300,24 @@ def model_card(metadata: dict[str, Any]) -> str:
         f"- Method: {metadata['method']}, rank {h['rank']}, alpha {h['alpha']}, lr {h['learning_rate']}, "
         f"epochs {h['epochs']}, max steps {h['max_steps']}, batch {h['batch_size']}, seed {h['seed']}\n"
         f"- Parameters: {metadata['trainable_params']:,} trainable of {metadata['total_params']:,}\n"
-        f"- Training time: {metadata['train_seconds']} s on {metadata['device']} ({metadata['steps']} steps)\n\n"
+        f"- Training time: {metadata['train_seconds']} s on {metadata['device']} ({metadata['steps']} steps)\n"
+        + _previous_stage_lines(metadata.get("previous_stage")) + "\n"
         f"\"base\" is the bare model at its best without training: prompted with two worked examples "
         f"(sentiment: zero-shot similarity to one sentence per label).\n\n"
         f"## Validation metrics\n\n| metric | base | adapter |\n|---|---|---|\n{rows}\n"
         + "".join(_test_table(name, test) for name, test in metadata.get("test", {}).items())
     )
+
+
+def _previous_stage_lines(stage: dict[str, Any] | None) -> str:
+    """For an adapter trained in stages: each earlier stage, latest first (each one's weights started the next)."""
+    lines = ""
+    while stage:
+        h = stage["hyperparameters"]
+        lines += (f"- Continued from an earlier stage: {stage['data']['source']} ({stage['data']['train_rows']} "
+                  f"rows), lr {h['learning_rate']}, {stage['steps']} steps, {stage['train_seconds']} s\n")
+        stage = stage.get("previous_stage")
+    return lines
 
 
 def _test_table(name: str, test: dict[str, Any]) -> str:

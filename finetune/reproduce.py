@@ -4,6 +4,7 @@ on the held-out test split next to the bare base and an offline peer (VADER, Ape
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -11,7 +12,7 @@ from typing import Any, Callable
 from finetune.config import make_config
 from finetune.evaluate import classification_metrics, evaluate_model, summary_metrics, translation_metrics
 from finetune.recipe import LoRARecipe, Progress
-from models.adapters import SHIPPED_DIR
+from models.adapters import METADATA_FILE, SHIPPED_DIR
 from models.inference import BASE
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "assets" / "data"
@@ -50,11 +51,27 @@ class ShippedAdapter:
     tests: dict[str, tuple[str, Callable[[list[dict[str, Any]]], dict[str, float]] | None]] = field(
         default_factory=dict)  # test name -> (file, peer scorer)
     peer: str = ""
+    rows: tuple[int, int] | None = None  # the slice of the training file this stage uses (default: all)
+    previous_stage: "ShippedAdapter | None" = None  # trained first (not shipped); this one continues from it
 
 
 def _chat_persona(persona: str) -> ShippedAdapter:
     return ShippedAdapter(f"chat-{persona}", "chat", f"chat/{persona}.jsonl",
                           dict(epochs=3, learning_rate=5e-4, rank=16, alpha=32, batch_size=8, max_length=256, dropout=0.05))
+
+
+def _summarization_stages() -> ShippedAdapter:
+    """Three stages of 600 steps, each on Debian pairs the earlier ones never saw (a stage costs about
+    30 minutes here; one 1,800-step run gives no result to keep until its end)."""
+    stage = None
+    for number, (lr, rows) in enumerate([(4e-4, (0, 3000)), (3e-4, (3000, 7800)), (3e-4, (7800, 12600))], 1):
+        stage = ShippedAdapter(
+            "summarization-debian" if number == 3 else f"summarization-debian-stage{number}", "summarization",
+            "summarization/train.jsonl", dict(epochs=1, max_steps=600, learning_rate=lr, rank=16, alpha=32,
+                                              batch_size=8, max_length=320),
+            rows=rows, previous_stage=stage)
+    stage.tests, stage.peer = {"debian": ("summarization/test.jsonl", _lead)}, "lead-10 words"
+    return stage
 
 
 SHIPPED = [
@@ -65,9 +82,7 @@ SHIPPED = [
     ShippedAdapter("translation-en-es", "translation", "translation/train.jsonl",
                    dict(epochs=1, learning_rate=3e-4, rank=16, alpha=32, batch_size=8, max_length=128, dropout=0.05),
                    {"debian": ("translation/test.jsonl", _apertium)}, "Apertium eng-spa"),
-    ShippedAdapter("summarization-debian", "summarization", "summarization/train.jsonl",
-                   dict(epochs=1, max_steps=600, learning_rate=4e-4, rank=16, alpha=32, batch_size=8, max_length=320),
-                   {"debian": ("summarization/test.jsonl", _lead)}, "lead-10 words"),
+    _summarization_stages(),
     *(_chat_persona(p) for p in ("sarcastic", "cheerful", "professional")),
 ]
 
@@ -84,21 +99,51 @@ def _load(task: str, relative: str) -> list[dict[str, Any]]:
     return [_as_messages(r) for r in records] if task == "chat" else records
 
 
+def _train(shipped: ShippedAdapter, report: Callable[[Progress], None] | None,
+           start: Path | None = None) -> LoRARecipe:
+    """Train one stage (continuing the adapter in `start` when given) and measure it on validation."""
+    records = _load(shipped.task, shipped.train)
+    rows = slice(*shipped.rows) if shipped.rows else slice(None)
+    validation = None
+    if shipped.task != "chat":
+        validation = _load(shipped.task, shipped.train.replace("train", "validation"))
+    config = make_config(shipped.task, "balanced", eval_limit=150, init_adapter=str(start) if start else None,
+                         **shipped.settings)
+    source = f"assets/data/{shipped.train}" + (f" rows {rows.start}-{rows.stop}" if shipped.rows else "")
+    recipe = LoRARecipe(config, records[rows], validation, report=report,
+                        data_summary={"source": source, "manifest": "assets/data/MANIFEST.json"})
+    recipe.run()
+    return recipe
+
+
+def _train_stages(shipped: ShippedAdapter, report: Callable[[Progress], None] | None,
+                  previous: Path | None) -> LoRARecipe:
+    """The adapter's recipe, after its earlier stages when it has them (`previous`: a folder that
+    stands in for the stage just before, so that it is not trained again)."""
+    if shipped.previous_stage is None:
+        return _train(shipped, report)
+    with tempfile.TemporaryDirectory() as scratch:
+        if previous is None:
+            previous = Path(scratch) / shipped.previous_stage.name
+            _train_stages(shipped.previous_stage, report, None).save(previous)
+        recipe = _train(shipped, report, previous)
+        earlier = json.loads((previous / METADATA_FILE).read_text(encoding="utf-8"))
+    recipe.extra_metadata["previous_stage"] = {key: earlier[key] for key in (
+        "data", "hyperparameters", "steps", "train_seconds", "loss_history", "previous_stage") if key in earlier}
+    return recipe
+
+
 def reproduce(only: list[str] | None = None, output: Path = SHIPPED_DIR, test_limit: int | None = None,
-              report: Callable[[Progress], None] | None = None) -> list[dict[str, Any]]:
-    """Train, test and save each shipped adapter (or those named in `only`); returns their metadata."""
+              report: Callable[[Progress], None] | None = None,
+              previous_stage: Path | None = None) -> list[dict[str, Any]]:
+    """Train, test and save each shipped adapter (or those named in `only`); returns their metadata.
+    `previous_stage` stands in for the stage before the last of an adapter trained in stages."""
     results = []
     for shipped in SHIPPED:
         if only and shipped.name not in only and shipped.task not in only:
             continue
-        records = _load(shipped.task, shipped.train)
-        validation = None
-        if shipped.task != "chat":
-            validation = _load(shipped.task, shipped.train.replace("train", "validation"))
-        config = make_config(shipped.task, "balanced", eval_limit=150, **shipped.settings)
-        recipe = LoRARecipe(config, records, validation, report=report,
-                            data_summary={"source": f"assets/data/{shipped.train}", "manifest": "assets/data/MANIFEST.json"})
-        recipe.run()
+        recipe = _train_stages(shipped, report, previous_stage)
+        config = recipe.config
         tests = {}
         for test_name, (relative, peer) in shipped.tests.items():
             test_records = _read_jsonl(DATA_DIR / relative)[:test_limit]

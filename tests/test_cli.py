@@ -71,6 +71,20 @@ def test_train_then_eval_round_trip(tiny_models, translation_csv, tmp_path, caps
     assert "chrf:" in out  # the human-readable lines come first
 
 
+def test_train_continues_an_adapter(tiny_models, translation_csv, tmp_path, capsys):
+    common = ["train", "--task", "translation", "--data", str(translation_csv), "--base", "tiny-llama",
+              "--max-steps", "2", "--preset", "quick", "--batch-size", "4", "--lr", "0.01", "--rank", "4"]
+    assert main([*common, "--output", str(tmp_path / "first")]) == 0
+    assert main([*common, "--output", str(tmp_path / "second"), "--init-adapter", str(tmp_path / "first")]) == 0
+    assert read_adapter(tmp_path / "second").metadata["hyperparameters"]["init_adapter"] == str(tmp_path / "first")
+    capsys.readouterr()
+    assert main([*common, "--init-adapter", "no-such-adapter"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "no-such-adapter" in err
+    assert main([*common, "--rank", "8", "--init-adapter", str(tmp_path / "first")]) == 2
+    assert "set rank to 4" in capsys.readouterr().err
+
+
 def test_train_by_name_into_the_library_and_eval_by_name(tiny_models, tmp_path, capsys):
     data = write_csv(tmp_path / "reviews.csv", ["text", "label"], REVIEWS)
     assert main(["train", "--task", "sentiment", "--data", str(data), "--base", "tiny-bert", "--name", "My Reviews",

@@ -12,7 +12,7 @@ import torch
 from peft import LoraConfig, get_peft_model
 from transformers import DataCollatorForSeq2Seq
 
-from finetune.config import make_config
+from finetune.config import ConfigError, make_config
 from finetune.features import IGNORE, encode_all, encode_record
 from finetune.loss import target_only_lm_loss
 from finetune.recipe import LoRARecipe, Progress, TrainingCancelled, apply_method, count_parameters
@@ -324,6 +324,43 @@ def test_head_method_needs_a_classifier(tiny_models):
     config = make_config("translation", "quick", base="tiny-llama", method="head")
     with pytest.raises(ValueError, match="classification"):
         apply_method(model, get_spec("tiny-llama"), config)
+
+
+def lora_weights(model) -> dict[str, torch.Tensor]:
+    return {name.replace(".default", ""): p.detach().clone() for name, p in model.named_parameters() if "lora_" in name}
+
+
+def test_a_second_stage_continues_the_first_stages_weights(tiny_models, tmp_path):
+    first = recipe_for("translation", "tiny-llama", rank=4, alpha=8)
+    first.setup()
+    first.train()
+    first.save(tmp_path / "stage1")
+    trained = lora_weights(first.model)
+    first_loss = train_set_loss(first)
+
+    second = recipe_for("translation", "tiny-llama", rank=4, alpha=8, init_adapter=str(tmp_path / "stage1"))
+    second.setup()
+    loaded = apply_method(second.model, second.spec, second.config)
+    assert all(torch.equal(lora_weights(loaded)[name], value) for name, value in trained.items()), "not resumed"
+    assert sum(p.numel() for p in loaded.parameters() if p.requires_grad) == first.trainable_params
+    second.setup()  # a fresh base again: train() applies the method itself
+    second.train()
+    assert train_set_loss(second) < first_loss  # went on from where the first stage stopped
+    assert second.trainable_params == first.trainable_params
+
+
+def test_a_second_stage_must_fit_the_first(tiny_models, tmp_path):
+    first = recipe_for("translation", "tiny-llama", rank=4, alpha=8)
+    first.setup()
+    first.train()
+    first.save(tmp_path / "stage1")
+    for base, rank, message in [("tiny-llama", 8, "rank 4"), ("tiny-gemma3", 4, "translation on tiny-llama")]:
+        recipe = recipe_for("translation", base, rank=rank, init_adapter=str(tmp_path / "stage1"))
+        recipe.setup()
+        with pytest.raises(ValueError, match=message):
+            apply_method(recipe.model, recipe.spec, recipe.config)
+    with pytest.raises(ConfigError, match="method must be lora"):
+        make_config("translation", "quick", method="full", init_adapter="stage1")
 
 
 def test_validation_split_when_none_given(tiny_models):

@@ -47,7 +47,7 @@ DEBIAN_CODENAME = "bookworm"
 SIZES = {
     "sentiment": {"test": 1000, "validation": 300, "test_amazon_max": 1000},
     "translation": {"test": 300, "validation": 150, "train_max": 4000},
-    "summarization": {"test": 300, "validation": 150, "train": 3000},
+    "summarization": {"test": 300, "validation": 150, "train": 12600},
     "examples": {"sentiment": 80, "translation": 60, "summarization": 40},
 }
 

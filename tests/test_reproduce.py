@@ -1,0 +1,71 @@
+"""`python -m finetune reproduce` on a tiny model: an adapter trained in stages trains each stage on
+its own rows, continuing the one before, records them all in its metadata and card, and can start
+from a previous stage that is given instead of training the earlier stages again."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from finetune import reproduce as reproduce_module
+from finetune.reproduce import ShippedAdapter, reproduce
+
+from conftest import PAIRS
+
+SETTINGS = dict(base="tiny-llama", max_steps=2, batch_size=4, learning_rate=1e-2, rank=4, alpha=8)
+
+
+@pytest.fixture
+def staged(tiny_models, tmp_path, monkeypatch) -> list[str]:
+    """A three-stage tiny translation adapter as the only shipped one; yields the stages trained, in order."""
+    data = tmp_path / "data" / "translation"
+    data.mkdir(parents=True)
+    rows = [json.dumps({"source": s, "target": t}) for s, t in PAIRS]
+    for name, lines in (("train", rows), ("validation", rows[:2]), ("test", rows[:3])):
+        (data / f"{name}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    first = ShippedAdapter("tiny-stage1", "translation", "translation/train.jsonl", SETTINGS, rows=(0, 4))
+    second = ShippedAdapter("tiny-stage2", "translation", "translation/train.jsonl", SETTINGS, rows=(4, 8),
+                            previous_stage=first)
+    shipped = ShippedAdapter("tiny-staged", "translation", "translation/train.jsonl", SETTINGS,
+                             {"held-out": ("translation/test.jsonl", None)}, rows=(8, 12), previous_stage=second)
+    monkeypatch.setattr(reproduce_module, "SHIPPED", [shipped])
+    monkeypatch.setattr(reproduce_module, "DATA_DIR", tmp_path / "data")
+    trained: list[str] = []
+    train = reproduce_module._train
+
+    def recording_train(stage, report, start=None):
+        trained.append(stage.name)
+        return train(stage, report, start)
+
+    monkeypatch.setattr(reproduce_module, "_train", recording_train)
+    return trained
+
+
+def test_an_adapter_trained_in_stages_records_every_stage(staged, tmp_path):
+    [metadata] = reproduce(output=tmp_path / "out")
+    assert staged == ["tiny-stage1", "tiny-stage2", "tiny-staged"]
+    assert metadata["data"]["source"].endswith("rows 8-12") and metadata["data"]["train_rows"] == 4
+    second = metadata["previous_stage"]
+    first = second["previous_stage"]
+    assert second["data"]["source"].endswith("rows 4-8") and first["data"]["source"].endswith("rows 0-4")
+    assert first["steps"] == second["steps"] == metadata["steps"] == 2 and len(first["loss_history"]) == 2
+    assert "previous_stage" not in first
+    assert metadata["hyperparameters"]["init_adapter"]  # the (temporary) folder of the stage before
+    saved = json.loads((tmp_path / "out" / "tiny-staged" / "playground.json").read_text())
+    assert saved["test"]["held-out"]["adapter"]["examples"] == 3
+    card = (tmp_path / "out" / "tiny-staged" / "README.md").read_text()
+    lines = [line for line in card.splitlines() if line.startswith("- Continued from an earlier stage")]
+    assert len(lines) == 2 and "rows 4-8 (4 rows)" in lines[0] and "rows 0-4 (4 rows)" in lines[1]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["tiny-staged"]  # earlier stages are not shipped
+
+
+def test_a_given_previous_stage_is_not_trained_again(staged, tmp_path):
+    [earlier] = reproduce(output=tmp_path / "earlier")
+    staged.clear()
+    [metadata] = reproduce(output=tmp_path / "out", previous_stage=tmp_path / "earlier" / "tiny-staged")
+    assert staged == ["tiny-staged"]
+    assert metadata["previous_stage"]["data"] == earlier["data"]
+    assert metadata["previous_stage"]["loss_history"] == [list(pair) for pair in earlier["loss_history"]]
+    assert metadata["previous_stage"]["previous_stage"]["data"] == earlier["previous_stage"]["data"]
