@@ -10,7 +10,9 @@ from __future__ import annotations
 import shutil
 import time
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from playwright.sync_api import expect
@@ -113,6 +115,18 @@ def table_rows(page, elem_id: str) -> int:
 def cells(page, elem_id: str, value: str):
     """The cells of a gr.Dataframe that show exactly this text."""
     return page.locator(f"#{elem_id}").get_by_role("gridcell", name=value, exact=True)
+
+
+@contextmanager
+def another_page(page) -> Iterator:
+    """A second page of the same browser: same workspace, same remembered settings. Not a reload:
+    that would cut off events still running, and the page would log their broken connections."""
+    again = page.context.new_page()
+    again.goto(page.url)
+    try:
+        yield again
+    finally:
+        again.close()
 
 
 def workspace(page) -> str:
@@ -338,14 +352,9 @@ def test_adapters_tab_lists_downloads_deletes_and_uploads(page, tmp_path):
     page.locator("#adapters-upload input[type=file]").set_input_files(str(archive))
     page.locator("#adapters-message").get_by_text("Imported e2e-own").wait_for()
     expect(cells(page, "adapters-table", "e2e-own")).to_have_count(1)
-    # A second page of this browser lists its own adapters in the first tab's picker without opening
-    # the Adapters tab. (Not a reload: that would cut off the events the import set off, and the
-    # page would log their broken connections as errors.)
-    again = page.context.new_page()
-    again.goto(page.url)
-    again.wait_for_selector("#translate-input textarea")
-    choose(again, "translate-adapter", "★ e2e-own")
-    again.close()
+    with another_page(page) as again:  # the first tab's picker lists this browser's own adapters unopened
+        again.wait_for_selector("#translate-input textarea")
+        choose(again, "translate-adapter", "★ e2e-own")
 
 
 def test_learn_tab_counts_parameters_and_its_comparison_stops(page, jobs):
@@ -373,10 +382,8 @@ def test_vietnamese_relabels_the_page(page):
     expect(page.locator("#translate-input [data-testid=block-info]")).to_have_text(text("vi", "translate.input"))
     open_tab(page, "train")
     expect(page.locator("#train-start")).to_have_text(text("vi", "train.start"))
-    again = page.context.new_page()  # the browser remembers the choice (a second page, not a reload: see above)
-    again.goto(page.url)
-    expect(again.locator("button[role=tab][data-tab-id=train]")).to_have_text(text("vi", "train.tab"))
-    again.close()
+    with another_page(page) as again:  # the browser remembers the choice
+        expect(again.locator("button[role=tab][data-tab-id=train]")).to_have_text(text("vi", "train.tab"))
 
 
 def test_screenshots_of_every_tab(page):
