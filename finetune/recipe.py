@@ -35,7 +35,7 @@ from finetune.data.upload import split_train_validation
 from finetune.evaluate import PRIMARY_METRIC, evaluate_model
 from finetune.features import encode_all
 from finetune.loss import target_only_lm_loss
-from models.adapters import METADATA_FILE, find_adapter, save_adapter_atomically
+from models.adapters import METADATA_FILE, AdapterInfo, find_adapter, save_adapter_atomically
 from models.loading import default_device, load_pretrained
 from models.registry import DEFAULT_BASE, BaseModelSpec, get_spec
 
@@ -112,8 +112,9 @@ def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
 
 def apply_method(model: Any, spec: BaseModelSpec, config: TrainConfig) -> Any:
     """Make the chosen parameters trainable: LoRA, a new head only, upper layers only, or all."""
-    if config.method == "lora" and config.init_adapter:
-        return _continue_adapter(model, spec, config)
+    start = starting_adapter(spec, config)
+    if start is not None:
+        return PeftModel.from_pretrained(model, str(start.path), is_trainable=True)
     if config.method == "lora":
         lora = LoraConfig(task_type=_TASK_TYPES[spec.architecture], r=config.rank, lora_alpha=config.alpha,
                           lora_dropout=config.dropout, target_modules=list(config.target_modules or ()) or "all-linear")
@@ -128,16 +129,18 @@ def apply_method(model: Any, spec: BaseModelSpec, config: TrainConfig) -> Any:
     return model
 
 
-def _continue_adapter(model: Any, spec: BaseModelSpec, config: TrainConfig) -> Any:
-    """Load an earlier adapter's LoRA weights as the trainable starting point (a second stage on new
-    data, or more steps), after checking it fits this task, base and rank."""
+def starting_adapter(spec: BaseModelSpec, config: TrainConfig) -> AdapterInfo | None:
+    """The adapter a LoRA job continues (a second stage on new data, or more steps), checked to fit
+    its task, base and rank; None for a fresh LoRA."""
+    if not config.init_adapter:
+        return None
     start = find_adapter(config.init_adapter)
     if (start.task, start.base_model) != (config.task, spec.key):
         raise ValueError(f"Adapter '{start.name}' is for {start.task} on {start.base_model}; this job trains "
                          f"{config.task} on {spec.key}.")
     if start.rank not in (None, config.rank):
         raise ValueError(f"Adapter '{start.name}' has rank {start.rank}; set rank to {start.rank} to continue it.")
-    return PeftModel.from_pretrained(model, str(start.path), is_trainable=True)
+    return start
 
 
 def _layer_index(name: str) -> int:
@@ -158,8 +161,7 @@ class LoRARecipe:
                  data_summary: dict[str, Any] | None = None):
         self.config = config.validate()
         self.spec = get_spec(config.base or DEFAULT_BASE[config.task])
-        if config.init_adapter:
-            find_adapter(config.init_adapter)  # a wrong name fails now, not after loading and measuring the base
+        starting_adapter(self.spec, config)  # a wrong or unfitting adapter fails now, not after measuring the base
         if validation_records is None:
             train_records, validation_records = split_train_validation(
                 train_records, config.task, config.validation_fraction, config.seed)

@@ -355,10 +355,11 @@ def test_a_second_stage_must_fit_the_first(tiny_models, tmp_path):
     first.train()
     first.save(tmp_path / "stage1")
     for base, rank, message in [("tiny-llama", 8, "rank 4"), ("tiny-gemma3", 4, "translation on tiny-llama")]:
-        recipe = recipe_for("translation", base, rank=rank, init_adapter=str(tmp_path / "stage1"))
-        recipe.setup()
-        with pytest.raises(ValueError, match=message):
-            apply_method(recipe.model, recipe.spec, recipe.config)
+        with pytest.raises(ValueError, match=message):  # before any model is loaded
+            recipe_for("translation", base, rank=rank, init_adapter=str(tmp_path / "stage1"))
+        config = make_config("translation", "quick", base=base, rank=rank, init_adapter=str(tmp_path / "stage1"))
+        with pytest.raises(ValueError, match=message):  # and where the weights are loaded
+            apply_method(load_pretrained(get_spec(base))[0], get_spec(base), config)
     with pytest.raises(ConfigError, match="method must be lora"):
         make_config("translation", "quick", method="full", init_adapter="stage1")
 
