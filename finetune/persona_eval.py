@@ -1,7 +1,8 @@
 """Do the persona adapters change the style and keep the facts?
 
 `python -m finetune.persona_eval` asks the bare chat model and each persona adapter the 40
-held-out factual questions, then measures:
+held-out factual questions (`--questions validation`: 60 other ones, for choosing training
+settings without looking at the test questions), then measures:
 - style: a small classifier (character n-grams + logistic regression) trained on human-written
   held-out replies of each persona and on the base model's own replies to other prompts; the
   share of an adapter's replies it assigns to that adapter's persona;
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from models.registry import DEFAULT_BASE
 DATA_DIR = Path(__file__).resolve().parent.parent / "assets" / "data" / "chat"
 PERSONAS = ("sarcastic", "cheerful", "professional")
 RESULT_FILE = SHIPPED_DIR / "persona_eval.json"
+QUESTION_FILES = {"test": DATA_DIR / "factual_test.jsonl", "validation": DATA_DIR / "factual_validation.jsonl"}
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -43,15 +46,19 @@ def style_classifier(holdout: list[dict[str, str]], base_replies: list[str]) -> 
 
 
 def is_correct(reply: str, answers: list[str]) -> bool:
-    return any(answer.lower() in reply.lower() for answer in answers)
+    """Whether the reply names one of the answers as a word or number of its own: "2" is not in "12"
+    or "2.5", "0" not in "100", but "lion" is in "lions"."""
+    return any(re.search(rf"(?<!\w){re.escape(answer)}(?![0-9]|[.,][0-9])", reply, re.IGNORECASE)
+               for answer in answers)
 
 
-def evaluate_personas(adapter_dir: Path = SHIPPED_DIR, batch_size: int = 8) -> dict[str, Any]:
+def evaluate_personas(adapter_dir: Path = SHIPPED_DIR, batch_size: int = 8,
+                      questions_file: Path = QUESTION_FILES["test"]) -> dict[str, Any]:
     loaded = load_base(DEFAULT_BASE["chat"])
     names = {BASE: BASE}
     for persona in PERSONAS:
         names[persona] = attach(loaded, read_adapter(adapter_dir / f"chat-{persona}"))
-    questions = _read_jsonl(DATA_DIR / "factual_test.jsonl")
+    questions = _read_jsonl(questions_file)
     style_prompts = [r["prompt"] for r in _read_jsonl(DATA_DIR / "sarcastic.jsonl")[:40]]
 
     def ask(prompts: list[str], who: str) -> list[tuple[str, bool]]:
@@ -67,7 +74,8 @@ def evaluate_personas(adapter_dir: Path = SHIPPED_DIR, batch_size: int = 8) -> d
                                   [text for text, _ in ask(style_prompts, BASE)])
     answers = {who: ask([q["question"] for q in questions], who) for who in names}
     base_correct = [i for i, q in enumerate(questions) if is_correct(answers[BASE][i][0], q["answers"])]
-    results: dict[str, Any] = {"questions": len(questions), "base_correct": len(base_correct)}
+    results: dict[str, Any] = {"questions": len(questions), "question_file": questions_file.name,
+                               "base_correct": len(base_correct)}
     for who, replies in answers.items():
         label = "base" if who == BASE else who
         predicted = classifier.predict([text for text, _ in replies])
@@ -110,14 +118,18 @@ def add_to_model_cards(adapters: Path, results: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--adapters", type=Path, default=SHIPPED_DIR)
+    parser.add_argument("--questions", choices=QUESTION_FILES, default="test",
+                        help="test: the held-out questions, stored with the adapters and in their model cards; "
+                             "validation: other questions, only printed (for choosing settings).")
     parser.add_argument("--cards-only", action="store_true", help="Rewrite the model cards from the stored results.")
     args = parser.parse_args()
     if args.cards_only:
         add_to_model_cards(args.adapters, json.loads((args.adapters / RESULT_FILE.name).read_text()))
         return
-    results = evaluate_personas(args.adapters)
-    (args.adapters / RESULT_FILE.name).write_text(json.dumps(results, indent=2, ensure_ascii=False))
-    add_to_model_cards(args.adapters, results)
+    results = evaluate_personas(args.adapters, questions_file=QUESTION_FILES[args.questions])
+    if args.questions == "test":
+        (args.adapters / RESULT_FILE.name).write_text(json.dumps(results, indent=2, ensure_ascii=False))
+        add_to_model_cards(args.adapters, results)
     print(f"base answers {results['base_correct']}/{results['questions']} factual questions correctly")
     print(f"{'model':14} {'style acc':>9} {'facts kept':>10} {'clean stops':>11}")
     for who in ("base", *PERSONAS):

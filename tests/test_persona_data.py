@@ -114,21 +114,27 @@ def test_shared_prompts_get_different_responses(persona_data):
         assert len(responses) == 3, prompt
 
 
-def test_factual_test_set(factual_test):
-    assert len(factual_test) == 40
-    questions = [_norm(r["question"]) for r in factual_test]
-    assert len(set(questions)) == 40
-    for r in factual_test:
+@pytest.mark.parametrize("name, size", [("factual_test", 40), ("factual_validation", 60)])
+def test_factual_question_sets(name, size):
+    records = _read_jsonl(CHAT / f"{name}.jsonl")
+    assert len(records) == size
+    assert len({_norm(r["question"]) for r in records}) == size
+    for r in records:
         assert set(r) == {"question", "answers"}, r
         assert r["question"].strip().endswith("?")
         assert r["answers"] and all(isinstance(a, str) and a.strip() for a in r["answers"]), r
 
 
-def test_factual_test_not_in_training(persona_data, factual_test):
-    questions = {_norm(r["question"]) for r in factual_test}
+def test_factual_questions_are_held_out(persona_data, factual_test):
+    """The test questions are in neither the training data nor the validation questions that chose
+    the training settings, and the validation questions are not trained on either."""
+    test = {_norm(r["question"]) for r in factual_test}
+    validation = {_norm(r["question"]) for r in _read_jsonl(CHAT / "factual_validation.jsonl")}
+    assert not test & validation
     for persona, records in persona_data.items():
-        overlap = questions & {_norm(r["prompt"]) for r in records}
-        assert not overlap, (persona, overlap)
+        prompts = {_norm(r["prompt"]) for r in records}
+        assert not test & prompts, persona
+        assert not validation & prompts, persona
 
 
 def test_cheerful_is_exclamatory_professional_is_not(persona_data):

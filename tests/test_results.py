@@ -56,3 +56,13 @@ def test_the_readme_shows_the_shipped_adapters_current_results():
     adapter without regenerating the table fails here."""
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
     assert results_table() in readme
+
+
+def test_a_fact_counts_only_as_a_word_or_number_of_its_own():
+    from finetune.persona_eval import is_correct
+
+    assert is_correct("A spider has 8 legs.", ["8", "eight"]) and is_correct("Eight, of course!", ["8", "eight"])
+    assert not is_correct("It has 18 legs.", ["8"]) and not is_correct("About 2.5 metres.", ["2"])
+    assert not is_correct("Water boils at 100 degrees.", ["0"]) and is_correct("It freezes at 0°C.", ["0"])
+    assert is_correct("The lions rule.", ["lion"]) and not is_correct("The dandelion.", ["lion"])
+    assert is_correct("Leonardo da Vinci painted it.", ["da Vinci"]) and is_correct("It is H2O.", ["H2O"])
