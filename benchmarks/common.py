@@ -107,6 +107,17 @@ def timings(call: Callable[[], Any], repeat: int, warmup: int = 1) -> list[float
     return times
 
 
+MATMUL_SIZE = 2048
+
+
+def matmul_peak(dtype: Any, repeat: int) -> float:
+    """Best FLOP/s of a MATMUL_SIZE x MATMUL_SIZE matmul in `dtype` (a torch dtype), all threads."""
+    import torch
+
+    a, b = torch.randn(MATMUL_SIZE, MATMUL_SIZE).to(dtype), torch.randn(MATMUL_SIZE, MATMUL_SIZE).to(dtype)
+    return 2 * MATMUL_SIZE**3 / min(timings(lambda: torch.matmul(a, b), repeat, warmup=2))
+
+
 def percentile(values: list[float], q: float) -> float:
     """Linear interpolation between the two nearest ranks (numpy's default)."""
     ordered = sorted(values)

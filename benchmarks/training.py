@@ -1,8 +1,11 @@
 """1. Training throughput: the project's recipe against a course-style Trainer, same model, data and steps.
 
-Ours is `LoRARecipe`'s own Trainer: examples grouped by length, padded per batch, and (causal
-models) the LM head run only on the answer tokens. The baseline is what a course teaches: every
-example padded to 128 tokens, random order, `model(**batch).loss` over every real position.
+Ours is `LoRARecipe`'s own Trainer: examples grouped by length, padded per batch, (causal
+models) the LM head run only on the answer tokens, and, where the CPU or GPU multiplies bf16
+natively, the frozen base weights in bf16 (`TrainConfig.precision` auto; the trained LoRA
+weights and the optimizer stay fp32; a what-if row gives our path in fp32). The baseline is
+what a course teaches: every example padded to 128 tokens, random order, `model(**batch).loss`
+over every real position, fp32.
 Both train the same LoRA on the same examples for one epoch of exactly `steps` steps, after a
 separate warm-up run; the clock runs from the first step to the end of the last one.
 """
@@ -19,12 +22,13 @@ import torch
 import transformers
 from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments, default_data_collator
 
-from benchmarks.common import Goal, Row, records, release_memory
+from benchmarks.common import Goal, Row, matmul_peak, records, release_memory
 
 NAME = "training"
 TITLE = "Training throughput (ours vs course-style Trainer)"
 MAX_LENGTH = 128
 WARMUP_STEPS = 1
+PEAKS: dict[torch.dtype, list[float]] = {torch.float32: [], torch.bfloat16: []}  # timed after each run
 
 
 @dataclass(frozen=True)
@@ -124,16 +128,25 @@ def _timed_epoch(make_trainer: Any, log: _BatchLog, shapes: dict[str, int]) -> R
                head_positions=sum(b[3] for b in done), **shapes)
 
 
-def _config(case: Case, dropout: float | None = None):
+def _config(case: Case, dropout: float | None = None, precision: str | None = None):
     from finetune.config import make_config
 
-    return make_config(case.task, "balanced", epochs=1, max_length=MAX_LENGTH, seed=0, dropout=dropout)
+    return make_config(case.task, "balanced", epochs=1, max_length=MAX_LENGTH, seed=0, dropout=dropout,
+                       precision=precision)
 
 
-def _ours(case: Case, steps: int, bf16: bool, dropout: float | None) -> Run:
+def ours_precision(precision: str = "auto") -> str:
+    """What our path trains in on this machine (auto: bf16 base weights where bf16 matmuls are native)."""
+    from finetune.precision import resolve_precision
+    from models.loading import default_device
+
+    return resolve_precision(precision, default_device())
+
+
+def _ours(case: Case, steps: int, precision: str, dropout: float | None) -> Run:
     from finetune.recipe import LoRARecipe, apply_method
 
-    config = _config(case, dropout)
+    config = _config(case, dropout, precision)
     recipe = LoRARecipe(config, records(case.task, case.data, steps * config.batch_size), validation_records=[])
     recipe.setup()
     recipe.model = apply_method(recipe.model, recipe.spec, config)
@@ -142,7 +155,7 @@ def _ours(case: Case, steps: int, bf16: bool, dropout: float | None) -> Run:
     collate = recipe._collator()
 
     def make(scratch: str, log: _BatchLog | None, **overrides: Any) -> Trainer:
-        trainer = recipe.build_trainer(scratch, bf16=bf16, **overrides)
+        trainer = recipe.build_trainer(scratch, **overrides)
         trainer.data_collator = log or collate
         return trainer
 
@@ -200,22 +213,25 @@ def _baseline(case: Case, steps: int) -> Run:
 
 
 @lru_cache(maxsize=None)
-def measure(task: str, path: str, quick: bool, bf16: bool = False, dropout: float | None = None) -> Run:
+def measure(task: str, path: str, quick: bool, precision: str = "auto", dropout: float | None = None) -> Run:
     """One timed epoch (cached: the efficiency benchmark reuses this benchmark's runs).
-    `bf16` trains under autocast; `dropout` replaces the preset's LoRA dropout (ours only)."""
+    `precision` and `dropout` replace our default settings (ours only; the baseline is all fp32)."""
     case = next(c for c in CASES if c.task == task)
     steps = case.quick_steps if quick else case.steps
     try:
-        return _ours(case, steps, bf16, dropout) if path == "ours" else _baseline(case, steps)
+        return _ours(case, steps, precision, dropout) if path == "ours" else _baseline(case, steps)
     finally:
         release_memory()
+        for dtype, samples in PEAKS.items():  # the machine's ceiling around this run (benchmark 2)
+            samples.append(matmul_peak(dtype, 3))
 
 
 def run(quick: bool) -> list[Row]:
     rows = []
+    precision = ours_precision()
     for case in CASES:
         ours, baseline = measure(case.task, "ours", quick), measure(case.task, "baseline", quick)
-        note = f"{ours.examples} examples, {case.quick_steps if quick else case.steps} steps"
+        note = f"{ours.examples} examples, {case.quick_steps if quick else case.steps} steps, {precision} base weights"
         rows += [
             Row(NAME, f"{case.label}: examples/s", ours.examples_per_s, "ex/s", baseline.examples_per_s,
                 Goal("ratio", ">=", 3), note),
@@ -224,4 +240,9 @@ def run(quick: bool) -> list[Row]:
                 note=f"baseline's LM head: {baseline.head_positions / max(ours.head_positions, 1):.1f}x the positions"
                 if ours.head_positions else "real (non-padding) tokens"),
         ]
+        if precision != "fp32":  # how much of the gain is bf16's, and how much the rest of our path's
+            fp32 = measure(case.task, "ours", quick, precision="fp32")
+            rows.append(Row(NAME, f"{case.label}: examples/s, ours in fp32 (precision=fp32)", fp32.examples_per_s,
+                            "ex/s", baseline.examples_per_s, note=f"what-if: our path without bf16; "
+                            f"{ours.examples_per_s / fp32.examples_per_s:.2f}x for bf16"))
     return rows

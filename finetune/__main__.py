@@ -11,7 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
-from finetune.config import METHODS, PRESETS, ConfigError, help_texts, make_config
+from finetune.config import METHODS, PRECISIONS, PRESETS, ConfigError, help_texts, make_config
 from finetune.data.upload import DataValidationError, load_examples_or_raise
 from models.registry import TASKS
 
@@ -37,6 +37,7 @@ def _add_train(commands) -> None:
     train.add_argument("--preset", choices=PRESETS, default="balanced", help=helps["preset"])
     train.add_argument("--method", choices=METHODS, help=helps["method"])
     train.add_argument("--init-adapter", dest="init_adapter", help=helps["init_adapter"])
+    train.add_argument("--precision", choices=PRECISIONS, help=helps["precision"])
     for flag, kind in (("epochs", float), ("lr", float), ("rank", int), ("alpha", int), ("max-steps", int),
                        ("batch-size", int), ("seed", int), ("max-length", int), ("freeze-layers", int)):
         key = {"lr": "learning_rate"}.get(flag, flag.replace("-", "_"))
@@ -49,7 +50,7 @@ def _train(args: argparse.Namespace) -> int:
 
     overrides = {k: getattr(args, k) for k in ("base", "method", "epochs", "learning_rate", "rank", "alpha",
                                                 "max_steps", "batch_size", "seed", "max_length", "freeze_layers",
-                                                "init_adapter")}
+                                                "init_adapter", "precision")}
     config = make_config(args.task, args.preset, **overrides)
     data = load_examples_or_raise(args.data, args.task)
     for warning in data.warnings:

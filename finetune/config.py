@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 METHODS = ("lora", "head", "freeze", "full")
+PRECISIONS = ("auto", "fp32", "bf16")
 PRESETS = ("quick", "balanced", "thorough")
 
 
@@ -37,7 +38,11 @@ class TrainConfig:
     max_length: int = field(default=256, metadata={"help": "Longer examples are truncated to this many tokens."})
     validation_fraction: float = field(default=0.1, metadata={"help": "Share held out when no validation file."})
     eval_limit: int = field(default=200, metadata={"help": "At most this many validation examples for before/after."})
-    seed: int = field(default=0, metadata={"help": "Same seed, same data, same result (on CPU)."})
+    precision: str = field(default="auto", metadata={
+        "help": "fp32, or bf16: the frozen base weights and their matmuls in bfloat16 (trained weights, gradients "
+                "and optimizer stay fp32); auto: bf16 where the hardware multiplies bf16 natively (a GPU with "
+                "bf16, a CPU with AMX or AVX-512 BF16), else fp32."})
+    seed: int = field(default=0, metadata={"help": "Same seed, same data, same precision, same result (on CPU)."})
     preset: str = field(default="balanced", metadata={"help": "quick, balanced or thorough (defaults per task)."})
 
     def validate(self) -> "TrainConfig":
@@ -59,6 +64,8 @@ class TrainConfig:
         ]
         problems = [] if self.method in METHODS else [
             f"method must be one of {', '.join(METHODS)} (got {self.method!r})"]
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {', '.join(PRECISIONS)} (got {self.precision!r})")
         if self.init_adapter and self.method != "lora":
             problems.append(f"init_adapter continues a LoRA adapter, so method must be lora (got {self.method!r})")
         for name, kind, in_range, allowed in checks:

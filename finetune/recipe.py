@@ -7,6 +7,7 @@ metadata. Progress goes to a callback the app polls; a cancel event stops within
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import tempfile
@@ -35,6 +36,7 @@ from finetune.data.upload import split_train_validation
 from finetune.evaluate import PRIMARY_METRIC, evaluate_model
 from finetune.features import encode_all
 from finetune.loss import target_only_lm_loss
+from finetune.precision import FrozenWeightsInBf16, resolve_precision
 from models.adapters import METADATA_FILE, AdapterInfo, find_adapter, save_adapter_atomically
 from models.loading import default_device, load_pretrained
 from models.registry import DEFAULT_BASE, BaseModelSpec, get_spec
@@ -93,7 +95,24 @@ class _ProgressCallback(TrainerCallback):
         self.report(p)
 
 
-class _TargetOnlyLossTrainer(Trainer):
+class _Trainer(Trainer):
+    """Trainer that, for bf16 training, computes the loss under autocast. It enters autocast itself,
+    where the Trainer's bf16=True has accelerate wrap the model's forward instead: that wrapper stays
+    on the model after training (the app would measure and serve it in bf16) and is not put on again
+    by a second Trainer of the same model."""
+
+    def __init__(self, *args: Any, bf16: bool = False, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.bf16 = bf16
+
+    def compute_loss_context_manager(self) -> contextlib.ExitStack:
+        stack = super().compute_loss_context_manager()
+        if self.bf16:
+            stack.enter_context(torch.autocast(self.args.device.type, dtype=torch.bfloat16))
+        return stack
+
+
+class _TargetOnlyLossTrainer(_Trainer):
     """Trainer whose causal-LM loss projects only the labelled positions through the LM head.
 
     Under several processes the model is wrapped for gradient sync, which only its own forward
@@ -216,22 +235,25 @@ class LoRARecipe:
     def build_trainer(self, output_dir: str, **overrides: Any) -> Trainer:
         """The Trainer `train()` runs (benchmarks build it too); `overrides` replace TrainingArguments fields."""
         cuda = torch.cuda.is_available()
+        bf16 = resolve_precision(self.config.precision, default_device()) == "bf16"
         settings = dict(
             output_dir=output_dir, per_device_train_batch_size=self.config.batch_size,
             num_train_epochs=self.config.epochs, max_steps=self.config.max_steps,
             learning_rate=self.config.learning_rate, lr_scheduler_type="linear", warmup_steps=0.05,
             logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True,
             seed=self.config.seed, data_seed=self.config.seed, train_sampling_strategy="group_by_length",
-            remove_unused_columns=False, use_cpu=not cuda, bf16=cuda and torch.cuda.is_bf16_supported(),
+            remove_unused_columns=False, use_cpu=not cuda,
             average_tokens_across_devices=False, dataloader_num_workers=0,
         )
         args = TrainingArguments(**{**settings, **overrides})
-        trainer_class = _TargetOnlyLossTrainer if self.spec.architecture == "causal" else Trainer
-        trainer = trainer_class(model=self.model, args=args, train_dataset=self.train_features,
+        trainer_class = _TargetOnlyLossTrainer if self.spec.architecture == "causal" else _Trainer
+        trainer = trainer_class(model=self.model, args=args, bf16=bf16, train_dataset=self.train_features,
                                 data_collator=self._collator(), processing_class=self.tokenizer,
                                 callbacks=[_ProgressCallback(self.progress, self.report, self.cancel,
                                                              self.config.batch_size)])
         trainer.remove_callback(PrinterCallback)  # progress goes through our callback instead
+        if bf16:
+            trainer.add_callback(FrozenWeightsInBf16(self.model))
         return trainer
 
     def _collator(self) -> Any:
@@ -250,6 +272,7 @@ class LoRARecipe:
             "trainable_params": self.trainable_params, "total_params": self.total_params,
             "train_seconds": round(self.train_seconds, 1), "steps": self.progress.step,
             "loss_history": self.progress.losses, "device": str(default_device()),
+            "precision": resolve_precision(self.config.precision, default_device()),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                          "peft": peft.__version__, "python": platform.python_version()},
@@ -302,7 +325,8 @@ def model_card(metadata: dict[str, Any]) -> str:
         f"- Method: {metadata['method']}, rank {h['rank']}, alpha {h['alpha']}, lr {h['learning_rate']}, "
         f"epochs {h['epochs']}, max steps {h['max_steps']}, batch {h['batch_size']}, seed {h['seed']}\n"
         f"- Parameters: {metadata['trainable_params']:,} trainable of {metadata['total_params']:,}\n"
-        f"- Training time: {metadata['train_seconds']} s on {metadata['device']} ({metadata['steps']} steps)\n"
+        f"- Training time: {metadata['train_seconds']} s on {metadata['device']} ({metadata['steps']} steps, "
+        f"{metadata.get('precision', 'fp32')} base weights)\n"
         + _previous_stage_lines(metadata.get("previous_stage")) + "\n"
         f"\"base\" is the bare model at its best without training: prompted with two worked examples "
         f"(sentiment: zero-shot similarity to one sentence per label).\n\n"

@@ -109,8 +109,10 @@ def _train(shipped: ShippedAdapter, report: Callable[[Progress], None] | None,
     validation = None
     if shipped.task != "chat":
         validation = _load(shipped.task, shipped.train.replace("train", "validation"))
+    # fp32 on every machine: bf16 ("auto" on CPUs with bf16 units) would make the shipped adapters
+    # depend on the processor that reproduces them.
     config = make_config(shipped.task, "balanced", eval_limit=150, init_adapter=str(start) if start else None,
-                         **shipped.settings)
+                         **{"precision": "fp32", **shipped.settings})
     source = f"assets/data/{shipped.train}" + (f" rows {rows.start}-{rows.stop}" if shipped.rows else "")
     recipe = LoRARecipe(config, records[rows], validation, report=report,
                         data_summary={"source": source, "manifest": "assets/data/MANIFEST.json"})

@@ -48,7 +48,7 @@ def test_train_then_eval_round_trip(tiny_models, translation_csv, tmp_path, caps
     output = tmp_path / "out" / "cli-adapter"
     code = main(["train", "--task", "translation", "--data", str(translation_csv), "--base", "tiny-llama",
                  "--output", str(output), "--max-steps", "2", "--preset", "quick", "--batch-size", "4",
-                 "--lr", "0.01", "--rank", "4"])
+                 "--lr", "0.01", "--rank", "4", "--precision", "fp32"])
     out = capsys.readouterr().out
     assert code == 0
     assert "step 1/2" in out and "step 2/2" in out
@@ -60,6 +60,7 @@ def test_train_then_eval_round_trip(tiny_models, translation_csv, tmp_path, caps
     info = read_adapter(output)
     assert (info.task, info.base_model, info.rank) == ("translation", "tiny-llama", 4)
     assert info.metadata["data"]["file"] == "pairs.csv" and info.metadata["data"]["train_rows"] == 10
+    assert info.metadata["precision"] == info.metadata["hyperparameters"]["precision"] == "fp32"
 
     assert main(["eval", "--task", "translation", "--data", str(translation_csv), "--adapter", str(output),
                  "--limit", "3", "--json"]) == 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -387,3 +388,48 @@ def test_pinned_loss_values(tiny_models, cpu_only):
     print("pinned losses:", got)
     assert [step for step, _ in got] == [step for step, _ in PINNED_LOSSES]
     assert [loss for _, loss in got] == pytest.approx([loss for _, loss in PINNED_LOSSES], rel=1e-4)
+
+
+@pytest.mark.parametrize("task,base", [("translation", "tiny-llama"), ("translation", "tiny-gemma3"),
+                                       ("translation", "tiny-t5"), ("sentiment", "tiny-bert")])
+def test_bf16_trains_on_bf16_frozen_weights_and_gives_the_fp32_ones_back(tiny_models, task, base):
+    recipe = recipe_for(task, base, precision="bf16")
+    recipe.setup()
+    before_loss = train_set_loss(recipe)
+    originals = {name: p.detach().clone() for name, p in recipe.model.named_parameters()}
+    seen: set[torch.dtype] = set()  # the frozen linear weights as each forward pass finds them
+
+    def record(module: torch.nn.Linear, inputs: Any, output: Any) -> None:
+        if not module.weight.requires_grad:  # (the trained head is a copy of a hooked layer)
+            seen.add(module.weight.dtype)
+
+    hooks = [m.register_forward_hook(record) for m in recipe.model.modules() if isinstance(m, torch.nn.Linear)]
+    recipe.train()
+    for hook in hooks:
+        hook.remove()
+    assert seen == {torch.bfloat16}
+    trained = [name for name, p in recipe.model.named_parameters() if p.requires_grad]
+    assert trained and all(p.dtype == torch.float32 for p in recipe.model.parameters())
+    for name, parameter in recipe.model.get_base_model().named_parameters():
+        if not parameter.requires_grad and name in originals:
+            assert torch.equal(parameter, originals[name]), name  # the very same fp32 weights, not rounded ones
+    autocast: list[bool] = []  # the model after training computes in fp32, as the app serves it
+    hook = next(m for m in recipe.model.modules() if isinstance(m, torch.nn.Linear)).register_forward_hook(
+        lambda module, inputs, output: autocast.append(torch.is_autocast_enabled("cpu")))
+    assert train_set_loss(recipe) < before_loss
+    hook.remove()
+    assert autocast == [False]
+    assert recipe.metadata("x")["precision"] == "bf16"
+
+
+def test_auto_precision_follows_the_hardware(monkeypatch):
+    from finetune.precision import resolve_precision
+    from models import loading
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(loading, "cpu_has_fast_bf16", lambda: True)
+    assert resolve_precision("auto", cpu) == "bf16" and resolve_precision("fp32", cpu) == "fp32"
+    monkeypatch.setattr(loading, "cpu_has_fast_bf16", lambda: False)
+    assert resolve_precision("auto", cpu) == "fp32" and resolve_precision("bf16", cpu) == "bf16"
+    with pytest.raises(ConfigError, match="precision must be one of auto, fp32, bf16"):
+        make_config("translation", precision="fp16")
