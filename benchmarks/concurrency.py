@@ -25,6 +25,7 @@ import torch
 from benchmarks.common import (Goal, Row, adapter_variant, like_a_server, release_memory, shipped_adapter, stopwatch,
                                texts_of_words, timings)
 from models import inference
+from models.loading import Bf16MatmulLinear
 
 NAME = "concurrency"
 TITLE = "Concurrency (8 requests, 8 adapters, one base)"
@@ -102,7 +103,32 @@ def _case(task: str, quick: bool, scratch: Path) -> list[Row]:
                 f"same answers: {'yes' if same else 'NO'}")]
     if task == "translation":
         rows += _head_rows(loaded.model.get_output_embeddings().weight, quick)
+    elif any(isinstance(m, Bf16MatmulLinear) for m in loaded.model.modules()):
+        batch = [(text, target.key) for text, target in zip(texts, targets)]
+        rows.append(_body_row(lambda: one_batch(loaded, batch), loaded.model, rounds[quick]))
     return rows
+
+
+def _body_row(one_batch: Callable[[], Any], model: torch.nn.Module, rounds: int) -> Row:
+    """The 8 rows in one batch with MiniLM's body multiplying in bf16, as served on CPUs with bf16
+    units (`models.loading.use_bf16_encoder_matmuls`), vs the same batch in fp32: the layers are put
+    back to plain `nn.Linear` (their fp32 weights never left) for the fp32 timings."""
+    layers = [m for m in model.modules() if isinstance(m, Bf16MatmulLinear)]
+
+    def use(layer_class: type) -> None:
+        for layer in layers:
+            layer.__class__ = layer_class
+
+    def batch_ms(layer_class: type) -> float:
+        use(layer_class)
+        return 1000 * min(timings(one_batch, rounds))
+
+    try:
+        served_ms, fp32_ms = batch_ms(Bf16MatmulLinear), batch_ms(torch.nn.Linear)
+    finally:
+        use(Bf16MatmulLinear)
+    return Row(NAME, f"sentiment: one batch of {REQUESTS}, as served (body in bf16) vs fp32", served_ms, "ms", fp32_ms,
+               None, "diagnostic: 8 reviews make the encoder compute-bound, where bf16 units multiply several times faster")
 
 
 def _head_rows(served: torch.Tensor, quick: bool) -> list[Row]:

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from models import loading
-from models.loading import load_base, load_pretrained, materialize, use_bf16_output_head
+from models.loading import (Bf16MatmulLinear, load_base, load_pretrained, materialize, use_bf16_encoder_matmuls,
+                            use_bf16_output_head)
 from models.registry import BaseModelSpec, WeightsLocation, cache_dir
 
 from conftest import build_tiny_model, tiny_spec
@@ -209,6 +210,41 @@ def test_load_base_uses_a_bf16_head_only_where_the_cpu_runs_bf16(tiny_models, fr
     expected = torch.bfloat16 if fast_bf16 else torch.float32
     assert causal.model.get_output_embeddings().weight.dtype == expected
     assert encoder.model.classifier.weight.dtype == torch.float32  # a classifier head is small: left alone
+    body = [type(m) for m in encoder.model.base_model.modules() if isinstance(m, torch.nn.Linear)]
+    assert body and set(body) == {Bf16MatmulLinear if fast_bf16 else torch.nn.Linear}
+    assert type(encoder.model.classifier) is torch.nn.Linear
+
+
+def test_bf16_encoder_matmuls_keep_fp32_weights_and_fp32_adapters(tiny_models):
+    from peft import LoraConfig, get_peft_model
+
+    model, tokenizer = load_pretrained(tiny_spec("tiny-bert", tiny_models["tiny-bert"]), ["negative", "positive"])
+    model.eval()
+    inputs = tokenizer(["A moving, funny film.", "Dull."], return_tensors="pt", padding=True)
+    with torch.inference_mode():
+        reference = model(**inputs).logits
+    use_bf16_encoder_matmuls(model)
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    with torch.inference_mode():
+        logits = model(**inputs).logits
+    assert logits.dtype == torch.float32 and not torch.equal(logits, reference)  # the body really ran in bf16
+    torch.testing.assert_close(logits, reference, rtol=0.05, atol=0.05 * reference.abs().max().item())
+
+    model = get_peft_model(model, LoraConfig(r=4, target_modules=["query", "value"], init_lora_weights=False))
+    lora = [p for n, p in model.named_parameters() if "lora_" in n]
+    assert lora and all(p.dtype == torch.float32 for p in lora)  # peft reads the fp32 weight beside the copy
+    with torch.inference_mode():
+        adapted = model(**inputs).logits
+        model.disable_adapter_layers()
+        assert not torch.allclose(adapted, model(**inputs).logits)  # the fp32 adapter runs on the bf16 body
+        model.enable_adapter_layers()
+
+    layer = model.get_base_model().bert.encoder.layer[0].intermediate.dense
+    with torch.no_grad():
+        layer.weight.mul_(2)  # an in-place update: the bf16 copy must follow
+    hidden = torch.randn(3, layer.in_features)
+    torch.testing.assert_close(layer(hidden), torch.nn.functional.linear(hidden, layer.weight, layer.bias),
+                               rtol=0.02, atol=0.05)
 
 
 def test_bf16_head_is_converted_once_then_read_from_its_cached_copy(tiny_models, tmp_path):
