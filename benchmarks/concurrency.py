@@ -103,18 +103,16 @@ def _case(task: str, quick: bool, scratch: Path) -> list[Row]:
                 f"same answers: {'yes' if same else 'NO'}")]
     if task == "translation":
         rows += _head_rows(loaded.model.get_output_embeddings().weight, quick)
-    elif any(isinstance(m, Bf16MatmulLinear) for m in loaded.model.modules()):
+    elif layers := [m for m in loaded.model.modules() if isinstance(m, Bf16MatmulLinear)]:
         batch = [(text, target.key) for text, target in zip(texts, targets)]
-        rows.append(_body_row(lambda: one_batch(loaded, batch), loaded.model, rounds[quick]))
+        rows.append(_body_row(lambda: one_batch(loaded, batch), layers, rounds[quick]))
     return rows
 
 
-def _body_row(one_batch: Callable[[], Any], model: torch.nn.Module, rounds: int) -> Row:
+def _body_row(one_batch: Callable[[], Any], layers: list[Bf16MatmulLinear], rounds: int) -> Row:
     """The 8 rows in one batch with MiniLM's body multiplying in bf16, as served on CPUs with bf16
-    units (`models.loading.use_bf16_encoder_matmuls`), vs the same batch in fp32: the layers are put
+    units (`models.loading.use_bf16_encoder_matmuls`), vs the same batch in fp32: the `layers` are put
     back to plain `nn.Linear` (their fp32 weights never left) for the fp32 timings."""
-    layers = [m for m in model.modules() if isinstance(m, Bf16MatmulLinear)]
-
     def use(layer_class: type) -> None:
         for layer in layers:
             layer.__class__ = layer_class

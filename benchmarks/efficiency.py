@@ -39,7 +39,9 @@ def training_flops(run: training.Run) -> float:
 
 
 def run(quick: bool) -> list[Row]:
-    precision = training.ours_precision()
+    from finetune.precision import resolve_precision
+
+    precision = resolve_precision("auto")  # what our path trains in on this machine
     runs = {case.task: training.measure(case.task, "ours", quick) for case in training.CASES}
     fp32_runs = {case.task: training.measure(case.task, "ours", quick, precision="fp32")
                  for case in training.CASES if precision == "bf16"}

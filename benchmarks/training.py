@@ -135,14 +135,6 @@ def _config(case: Case, dropout: float | None = None, precision: str | None = No
                        precision=precision)
 
 
-def ours_precision(precision: str = "auto") -> str:
-    """What our path trains in on this machine (auto: bf16 base weights where bf16 matmuls are native)."""
-    from finetune.precision import resolve_precision
-    from models.loading import default_device
-
-    return resolve_precision(precision, default_device())
-
-
 def _ours(case: Case, steps: int, precision: str, dropout: float | None) -> Run:
     from finetune.recipe import LoRARecipe, apply_method
 
@@ -227,8 +219,10 @@ def measure(task: str, path: str, quick: bool, precision: str = "auto", dropout:
 
 
 def run(quick: bool) -> list[Row]:
+    from finetune.precision import resolve_precision
+
     rows = []
-    precision = ours_precision()
+    precision = resolve_precision("auto")  # what our path trains in on this machine
     for case in CASES:
         ours, baseline = measure(case.task, "ours", quick), measure(case.task, "baseline", quick)
         note = f"{ours.examples} examples, {case.quick_steps if quick else case.steps} steps, {precision} base weights"

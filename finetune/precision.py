@@ -18,10 +18,12 @@ from transformers import TrainerCallback
 from models import loading
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """'auto' becomes bf16 on a CUDA GPU with bf16 or a CPU with bf16 matmul units, else fp32."""
+def resolve_precision(precision: str, device: torch.device | None = None) -> str:
+    """'auto' becomes bf16 on a CUDA GPU with bf16 or a CPU with bf16 matmul units, else fp32
+    (`device`: where training runs, by default `models.loading.default_device()`)."""
     if precision != "auto":
         return precision
+    device = loading.default_device() if device is None else device
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     return "bf16" if loading.cpu_has_fast_bf16() else "fp32"

@@ -235,7 +235,7 @@ class LoRARecipe:
     def build_trainer(self, output_dir: str, **overrides: Any) -> Trainer:
         """The Trainer `train()` runs (benchmarks build it too); `overrides` replace TrainingArguments fields."""
         cuda = torch.cuda.is_available()
-        bf16 = resolve_precision(self.config.precision, default_device()) == "bf16"
+        bf16 = resolve_precision(self.config.precision) == "bf16"
         settings = dict(
             output_dir=output_dir, per_device_train_batch_size=self.config.batch_size,
             num_train_epochs=self.config.epochs, max_steps=self.config.max_steps,
@@ -272,7 +272,7 @@ class LoRARecipe:
             "trainable_params": self.trainable_params, "total_params": self.total_params,
             "train_seconds": round(self.train_seconds, 1), "steps": self.progress.step,
             "loss_history": self.progress.losses, "device": str(default_device()),
-            "precision": resolve_precision(self.config.precision, default_device()),
+            "precision": resolve_precision(self.config.precision),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                          "peft": peft.__version__, "python": platform.python_version()},

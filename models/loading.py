@@ -52,13 +52,16 @@ def _float32_output(module: torch.nn.Module, inputs: Any, output: torch.Tensor) 
     return output.float()
 
 
+def _bf16_linear(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """fp32 in, fp32 out, the product in bf16 (`weight`, `bias`: bf16). It runs on a 2-D bf16 copy of the
+    input: on a 3-D input (generation's last position) torch's bf16 matmul turns into a batched product
+    that first copies the whole weight (0.8 s for gemma's head, every prompt)."""
+    flat = torch.nn.functional.linear(hidden.reshape(-1, hidden.shape[-1]).to(torch.bfloat16), weight, bias)
+    return flat.float().view(*hidden.shape[:-1], flat.shape[-1])
+
+
 def _bf16_head_forward(head: torch.nn.Linear, hidden: torch.Tensor) -> torch.Tensor:
-    """fp32 hidden states in, fp32 logits out. The product runs on a 2-D bf16 copy of the hidden states:
-    on a 3-D input (generation's last position) torch's bf16 matmul turns into a batched product that
-    first copies the whole weight (0.8 s for gemma's head, every prompt)."""
-    flat = hidden.reshape(-1, hidden.shape[-1]).to(torch.bfloat16)
-    logits = torch.nn.functional.linear(flat, head.weight, head.bias)
-    return logits.float().view(*hidden.shape[:-1], logits.shape[-1])
+    return _bf16_linear(hidden, head.weight, head.bias)
 
 
 def _bf16_copy(weight: torch.Tensor, cached: Path | None) -> torch.Tensor:
@@ -112,9 +115,7 @@ class Bf16MatmulLinear(torch.nn.Linear):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.bf16_version != self.weight._version:
             self.make_bf16_copies()
-        flat = torch.nn.functional.linear(x.reshape(-1, x.shape[-1]).to(torch.bfloat16), self.weight_bf16,
-                                          self.bias_bf16).float()
-        return flat.view(*x.shape[:-1], flat.shape[-1])
+        return _bf16_linear(x, self.weight_bf16, self.bias_bf16)
 
     def make_bf16_copies(self) -> None:
         for name in ("weight", "bias"):
@@ -236,11 +237,11 @@ def load_base(name: str, labels: list[str] | tuple[str, ...] | None = None) -> L
         if (spec.key, label_set) not in _LOADED:
             model, tokenizer = load_pretrained(spec, list(label_set) if label_set else None)
             model.to(default_device()).eval()
-            if spec.architecture == "causal" and model.device.type == "cpu" and cpu_has_fast_bf16() \
-                    and head_outweighs_layers(model):
+            bf16_cpu = model.device.type == "cpu" and cpu_has_fast_bf16()
+            if bf16_cpu and spec.architecture == "causal" and head_outweighs_layers(model):
                 folder = Path(model.name_or_path)  # a dequantized copy of ours keeps the bf16 head beside it
                 use_bf16_output_head(model, folder / BF16_HEAD_FILE if folder.is_relative_to(cache_dir()) else None)
-            if spec.architecture == "encoder" and model.device.type == "cpu" and cpu_has_fast_bf16():
+            if bf16_cpu and spec.architecture == "encoder":
                 use_bf16_encoder_matmuls(model)
             _LOADED[spec.key, label_set] = LoadedBase(spec, model, tokenizer, label_set)
             release_openmp_threads()  # requests run on the batcher's thread: keep this one's pool from slowing it
