@@ -4,7 +4,9 @@ Per-row adapters (what the app does): a request simply names its adapter, so "sw
 call with another name. Its cost is the median time of a call whose adapter differs from the
 previous call's, minus the median of a call that repeats it (the same short input each time:
 a sentiment classification on MiniLM, a 16-token forward pass on Gemma). peft `set_adapter`
-(global switching, which the app avoids) is timed directly on a private copy. The baseline
+(global switching, which the app never does: it walks every module of the model, so its cost
+grows with the model, 1-2 ms on MiniLM and 5-9 ms on Gemma) is timed directly on a private copy, for
+reference; the < 5 ms goal is on the app's own switch. The baseline
 loads the base from the local cache and attaches the adapter (`load_pretrained` +
 `PeftModel.from_pretrained`), what an app without multi-adapter serving does per switch.
 """
@@ -94,7 +96,7 @@ def run(quick: bool) -> list[Row]:
                 Row(NAME, f"{base}: per-row switch (another adapter name)", max(switch, 0.0), "ms", fresh_s * 1000,
                     Goal("ours", "<=", 5), f"measured difference {switch:+.2f} ms; baseline = fresh base + adapter load"),
                 Row(NAME, f"{base}: peft set_adapter", set_adapter_ms(model, source, rounds), "ms", fresh_s * 1000,
-                    Goal("ours", "<=", 5), "on a private copy"),
+                    None, "reference, on a private copy: global switching, which the app never does"),
             ]
             del model
             release_memory()

@@ -17,7 +17,7 @@ import stat
 import tempfile
 import zipfile
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -80,14 +80,48 @@ def workspace_dir(workspace: str = DEFAULT_WORKSPACE) -> Path:
 
 
 def read_adapter(path: Path, shipped: bool = False, workspace: str | None = None) -> AdapterInfo:
-    """Validate an adapter folder and read its metadata; raise AdapterError with the reason."""
+    """Validate an adapter folder and read its metadata; raise AdapterError with the reason.
+
+    Every request resolves its adapter, and a full check (two JSON files, the metadata's loss
+    history among them, and the weights' header) takes 1-2 ms of Python: eight requests in a burst
+    spread past the batching window. So a folder's result is reused while none of its files
+    changed (the same names, sizes, modification times and inodes; a save swaps in new files).
+    The returned metadata is shared with later calls: read it, do not change it."""
     if not path.is_dir():
         raise AdapterError(f"{path} is not an adapter folder.")
+    entries = _folder_entries(path)
+    for name, status in entries:
+        if stat.S_ISLNK(status.st_mode):
+            raise AdapterError(f"{Path(name).name} is a symbolic link; adapters must be plain files.")
+        if Path(name).suffix.lower() in _PICKLE_SUFFIXES:
+            raise AdapterError(f"{Path(name).name} is a pickle file, which can run code; only safetensors are accepted.")
+    signature = tuple((name, s.st_mode, s.st_size, s.st_mtime_ns, s.st_ino) for name, s in entries)
+    key = os.path.abspath(path)
+    cached = _VALIDATED.get(key)
+    if cached is None or cached[0] != signature:
+        cached = (signature, _validated(path))
+        if len(_VALIDATED) >= VALIDATED_KEPT:
+            _VALIDATED.pop(next(iter(_VALIDATED)), None)
+        _VALIDATED[key] = cached
+    return replace(cached[1], name=path.name, path=path, shipped=shipped, workspace=workspace)
+
+
+VALIDATED_KEPT = 256
+_VALIDATED: dict[str, tuple[tuple, AdapterInfo]] = {}  # folder -> (its files' signature, what they held)
+
+
+def _folder_entries(path: Path) -> list[tuple[str, os.stat_result]]:
+    """(path inside the folder, lstat) of everything below it, sorted."""
+    entries = []
     for item in path.rglob("*"):
-        if item.is_symlink():
-            raise AdapterError(f"{item.name} is a symbolic link; adapters must be plain files.")
-        if item.suffix.lower() in _PICKLE_SUFFIXES:
-            raise AdapterError(f"{item.name} is a pickle file, which can run code; only safetensors are accepted.")
+        try:
+            entries.append((str(item.relative_to(path)), item.lstat()))
+        except FileNotFoundError:  # deleted while we looked: the signature differs anyway
+            continue
+    return sorted(entries, key=lambda entry: entry[0])
+
+
+def _validated(path: Path) -> AdapterInfo:
     if not (path / WEIGHTS_FILE).is_file():
         raise AdapterError(f"The adapter has no {WEIGHTS_FILE} (the file with its weights).")
     config = _read_json(path / CONFIG_FILE)
@@ -104,8 +138,7 @@ def read_adapter(path: Path, shipped: bool = False, workspace: str | None = None
     if metadata["task"] not in TASKS:
         raise AdapterError(f"{METADATA_FILE} names task {metadata['task']!r}; expected one of {', '.join(TASKS)}.")
     _check_metadata(metadata)
-    return AdapterInfo(path.name, path, metadata["task"], metadata["base_model"], metadata.get("labels"),
-                       metadata, shipped, workspace)
+    return AdapterInfo(path.name, path, metadata["task"], metadata["base_model"], metadata.get("labels"), metadata)
 
 
 def _check_metadata(metadata: dict[str, Any]) -> None:

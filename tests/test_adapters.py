@@ -262,6 +262,42 @@ def test_read_adapter_refuses_a_file(tmp_path):
         read_adapter(tmp_path / "file")
 
 
+def _same_size_other_task(folder: Path) -> None:
+    """playground.json rewritten to the same length: only the modification time tells it changed."""
+    metadata = folder / "playground.json"
+    text = metadata.read_text()
+    changed = text.replace('"task": "translation"', '"task": "translatio!"')
+    assert changed != text and len(changed) == len(text)
+    metadata.write_text(changed)
+
+
+@pytest.mark.parametrize("damage,pattern", [
+    (lambda folder: (folder / "adapter_model.pt").write_bytes(b"\x80\x04pickle"), "pickle"),
+    (lambda folder: (folder / "adapter_model.safetensors").write_bytes(b"\0" * 100), "safetensors"),
+    (lambda folder: (folder / "playground.json").unlink(), "playground.json"),
+    (_same_size_other_task, "names task"),
+])
+def test_a_folder_read_once_is_checked_again_after_it_changes(copy_of, damage, pattern):
+    folder = copy_of("llama-translation-a")
+    assert read_adapter(folder).task == "translation"
+    damage(folder)
+    with pytest.raises(AdapterError, match=pattern):
+        read_adapter(folder)
+
+
+def test_an_unchanged_folder_is_not_parsed_again(copy_of, monkeypatch):
+    from models import adapters
+
+    folder = copy_of("llama-translation-a")
+    parsed = []
+    real_read_json = adapters._read_json
+    monkeypatch.setattr(adapters, "_read_json", lambda path: parsed.append(path.name) or real_read_json(path))
+    first, again = read_adapter(folder), read_adapter(folder, workspace="someone")
+    assert parsed == ["adapter_config.json", "playground.json"]  # the second read reused the first
+    assert (again.task, again.base_model, again.path, again.workspace) == ("translation", "tiny-llama", folder, "someone")
+    assert first.workspace is None
+
+
 # ------------------------------------------------------------------ zips
 
 
