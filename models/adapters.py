@@ -15,6 +15,7 @@ import re
 import shutil
 import stat
 import tempfile
+import threading
 import zipfile
 import zlib
 from dataclasses import dataclass, field, replace
@@ -97,17 +98,20 @@ def read_adapter(path: Path, shipped: bool = False, workspace: str | None = None
             raise AdapterError(f"{Path(name).name} is a pickle file, which can run code; only safetensors are accepted.")
     signature = tuple((name, s.st_mode, s.st_size, s.st_mtime_ns, s.st_ino) for name, s in entries)
     key = os.path.abspath(path)
-    cached = _VALIDATED.get(key)
+    with _VALIDATED_LOCK:
+        cached = _VALIDATED.get(key)
     if cached is None or cached[0] != signature:
         cached = (signature, _validated(path))
-        if len(_VALIDATED) >= VALIDATED_KEPT:
-            _VALIDATED.pop(next(iter(_VALIDATED)), None)
-        _VALIDATED[key] = cached
+        with _VALIDATED_LOCK:
+            if len(_VALIDATED) >= VALIDATED_KEPT:
+                _VALIDATED.pop(next(iter(_VALIDATED)))
+            _VALIDATED[key] = cached
     return replace(cached[1], name=path.name, path=path, shipped=shipped, workspace=workspace)
 
 
 VALIDATED_KEPT = 256
 _VALIDATED: dict[str, tuple[tuple, AdapterInfo]] = {}  # folder -> (its files' signature, what they held)
+_VALIDATED_LOCK = threading.Lock()
 
 
 def _folder_entries(path: Path) -> list[tuple[str, os.stat_result]]:
