@@ -69,7 +69,7 @@ def _agreement(together: list[Any], alone: list[Any]) -> str:
     rounding moves probabilities by up to about 1e-3 (as much as two neighbouring test adapters differ)."""
     if together and isinstance(together[0], dict):
         labels = all(max(a, key=a.get) == max(b, key=b.get) for a, b in zip(together, alone))
-        largest = max(abs(a[k] - b.get(k, float("inf"))) for a, b in zip(together, alone) for k in a)
+        largest = max(abs(a[k] - b[k]) for a, b in zip(together, alone) for k in a)
         return f"same labels: {'yes' if labels else 'NO'}, probabilities within {largest:.1e}"
     return f"same answers: {'yes' if together == alone else 'NO'}"
 

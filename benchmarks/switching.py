@@ -5,8 +5,8 @@ call with another name. Its cost is the median time of a call whose adapter diff
 previous call's, minus the median of a call that repeats it (the same short input each time:
 a sentiment classification on MiniLM, a 16-token forward pass on Gemma). peft `set_adapter`
 (global switching, which the app never does: it walks every module of the model, so its cost
-grows with the model, 1-2 ms on MiniLM and 5-9 ms on Gemma) is timed directly on a private copy, for
-reference; the < 5 ms goal is on the app's own switch. The baseline
+grows with the model) is timed directly on a private copy, for reference; the < 5 ms goal is on
+the app's own switch. The baseline
 loads the base from the local cache and attaches the adapter (`load_pretrained` +
 `PeftModel.from_pretrained`), what an app without multi-adapter serving does per switch.
 """
