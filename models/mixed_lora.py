@@ -32,6 +32,7 @@ from peft.utils import AuxiliaryTrainingWrapper
 
 _PEFT_MIXED_FORWARD = lora_layer.LoraLayer._mixed_batch_forward
 STACKED_SETS_KEPT = 4
+BASE = "__base__"  # peft's name for "no adapter" in a per-row list
 
 
 def _supported(module: Any, names: set[str], kwargs: dict[str, Any]) -> bool:
@@ -70,9 +71,23 @@ def _stacked_weights(module: Any, adapters: tuple[str, ...]) -> tuple[torch.Tens
 
 
 def forget_stacked(model: torch.nn.Module) -> None:
-    """Drop every layer's stacked copies (call when the model's set of adapters changes)."""
+    """Drop every layer's stacked copies and the list of hooked layers (call when the model's set of
+    adapters changes)."""
+    model.__dict__.pop("_per_row_modules", None)
     for module in model.modules():
         module.__dict__.pop("_stacked_lora", None)
+
+
+def _per_row_modules(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """The layers that take `adapter_names`, found once per set of adapters: walking every module (with
+    eight adapters on MiniLM some 1,300 of them, the adapters' own included) took 8 ms per request."""
+    adapters = tuple(getattr(model, "peft_config", {}))
+    kept = model.__dict__.get("_per_row_modules")
+    if kept is None or kept[0] != adapters:
+        kept = adapters, [module for module in model.modules()
+                          if isinstance(module, (lora_layer.LoraLayer, AuxiliaryTrainingWrapper))]
+        model.__dict__["_per_row_modules"] = kept
+    return kept[1]
 
 
 def batched_mixed_forward(self: Any, x: torch.Tensor, *args: Any, adapter_names: list[str], **kwargs: Any):
@@ -119,11 +134,14 @@ def per_row_adapters(model: torch.nn.Module, names: list[str]) -> Iterator[None]
     does for one call), reading `names` at each pass so that a caller may shrink it as rows leave
     the batch. peft installs its hooks anew on every call that names adapters, scanning the whole
     model each time: 6 ms per decoding step on gemma-3-270m, done once here."""
+    unknown = set(names) - {BASE} - set(getattr(model, "peft_config", {}))
+    if unknown:  # as peft's own check: a typo must not quietly serve the base
+        raise ValueError(f"Trying to infer with non-existing adapter(s): {', '.join(sorted(unknown))}")
+
     def inject(module: torch.nn.Module, args: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         return args, {**kwargs, "adapter_names": names}
 
-    handles = [module.register_forward_pre_hook(inject, with_kwargs=True) for module in model.modules()
-               if isinstance(module, (lora_layer.LoraLayer, AuxiliaryTrainingWrapper))]
+    handles = [module.register_forward_pre_hook(inject, with_kwargs=True) for module in _per_row_modules(model)]
     try:
         yield
     finally:

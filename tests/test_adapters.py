@@ -41,8 +41,8 @@ def logits(task: str, text: str, adapter: str | None) -> torch.Tensor:
     target = resolve_target(task, adapter, base="tiny-llama")
     loaded = target.loaded
     inputs = loaded.tokenizer([text], return_tensors="pt").to(loaded.model.device)
-    with loaded.lock, torch.inference_mode():
-        return loaded.model(**inputs, **inference._adapter_kwargs(loaded.model, target.adapter_names(1))).logits
+    with loaded.lock, torch.inference_mode(), inference._per_row(loaded.model, target.adapter_names(1)):
+        return loaded.model(**inputs).logits
 
 
 # ------------------------------------------------------------------ attach / switch / base

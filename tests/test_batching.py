@@ -221,6 +221,36 @@ def test_batched_lora_follows_adapter_weights_that_change():
     assert torch.allclose(replaced[1], alone[0], atol=1e-6) and not torch.allclose(replaced[1], updated[1])
 
 
+def test_per_row_hooks_reject_unknown_adapters_and_see_adapters_added_later():
+    """The hooked layers are found once per set of adapters: one added on other layers must be routed too."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from models import mixed_lora
+
+    torch.manual_seed(0)
+    mlp = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
+    model = get_peft_model(mlp, LoraConfig(r=2, lora_alpha=4, target_modules=["0"]), adapter_name="first").eval()
+    x = torch.randn(3, 8)
+    with torch.no_grad():
+        with pytest.raises(ValueError, match="non-existing adapter.*tyop"):
+            with mixed_lora.per_row_adapters(model, ["first", "tyop"]):
+                pass
+        with mixed_lora.per_row_adapters(model, ["first", "__base__", "first"]):
+            model(x)  # finds the hooked layers: only layer 0 has LoRA
+        model.add_adapter("late", LoraConfig(r=2, lora_alpha=4, target_modules=["2"]))  # a layer without LoRA so far
+        for name, parameter in model.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_()
+        names = ["late", "__base__", "first"]
+        expected = model(x, adapter_names=names)
+        with mixed_lora.per_row_adapters(model, names):
+            routed = model(x)
+        bare = model(x, adapter_names=["__base__"] * 3)
+    assert torch.allclose(routed, expected, atol=1e-6)
+    assert not torch.allclose(expected[0], bare[0]) and torch.allclose(expected[1], bare[1])
+
+
 def test_releasing_openmp_threads_is_safe_from_any_thread():
     import torch
 
