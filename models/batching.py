@@ -136,8 +136,9 @@ def release_openmp_threads() -> None:
     thread lives. As soon as two pools exist on this 2-core machine, OpenMP stops spinning
     between operations and every small operation waits for its threads to wake up: a MiniLM
     request took 41 ms instead of 26, a Gemma translation 2.0 s instead of 1.5. So a thread
-    that has finished its model work (loading a base, attaching an adapter, a batch when
-    nothing else waits) hands its pool back. A no-op where the runtime is not found."""
+    that has finished its model work (loading a base, attaching an adapter; a batcher's worker
+    once it has waited HOLD_S for the next batch) hands its pool back. A no-op where the runtime
+    is not found."""
     library = _openmp_library()
     if library is not None:
         library.omp_pause_resource_all(1)  # omp_pause_soft: the calling thread's pool only

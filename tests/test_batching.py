@@ -138,6 +138,25 @@ def test_requests_arriving_during_a_batch_form_the_next_one_and_the_worker_retir
     assert batcher.submit("again") == "again"  # a new worker starts on demand
 
 
+def test_a_worker_keeps_its_threads_between_close_batches_and_hands_them_back_when_idle(monkeypatch):
+    events = []
+    monkeypatch.setattr(batching, "HOLD_S", 0.3)
+    monkeypatch.setattr(batching, "release_openmp_threads", lambda: events.append("release"))
+
+    def run(items):
+        events.append(items[0])
+        return items
+
+    batcher = MicroBatcher(run, window_s=0.0, idle_s=0.05)
+    assert batcher.submit("a") == "a"
+    time.sleep(0.05)  # well within HOLD_S: the next batch finds the same threads
+    assert batcher.submit("b") == "b"
+    deadline = time.monotonic() + 5
+    while batcher._worker is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert events == ["a", "b", "release"]  # handed back once, after the last batch, before retiring
+
+
 def _two_adapter_model():
     """A tiny MLP with LoRA adapters of different ranks and scalings, B filled with noise."""
     import torch
