@@ -113,31 +113,34 @@ def _case(task: str, quick: bool, scratch: Path) -> list[Row]:
                 f"{_agreement(together, alone)}")]
     if task == "translation":
         rows += _head_rows(loaded.model.get_output_embeddings().weight, quick)
-    elif layers := [m for m in loaded.model.modules() if isinstance(m, Bf16MatmulLinear)]:
+    if layers := [m for m in loaded.model.modules() if isinstance(m, Bf16MatmulLinear)]:
         batch = [(text, target.key) for text, target in zip(texts, targets)]
-        rows.append(_body_row(lambda: one_batch(loaded, batch), layers, rounds[quick]))
+        rows.append(_body_row(task, lambda: one_batch(loaded, batch), layers, rounds[quick]))
+    if task == "sentiment":
         rows += _bare_body_rows(loaded, texts, rounds[quick])
     return rows
 
 
-def _body_row(one_batch: Callable[[], Any], layers: list[Bf16MatmulLinear], rounds: int) -> Row:
-    """The 8 rows in one batch with MiniLM's body multiplying in bf16, as served on CPUs with bf16
-    units (`models.loading.use_bf16_encoder_matmuls`), vs the same batch in fp32: the `layers` are put
-    back to plain `nn.Linear` (their fp32 weights never left) for the fp32 timings."""
+def _body_row(task: str, one_batch: Callable[[], Any], layers: list[Bf16MatmulLinear], rounds: int) -> Row:
+    """The 8 rows in one batch with the body multiplying in bf16, as served on CPUs with bf16 units
+    (`models.loading.use_bf16_body_matmuls`), vs the same batch in fp32: the `layers` are put back to
+    plain `nn.Linear` (their fp32 weights never left) for the fp32 timings."""
     def use(layer_class: type) -> None:
         for layer in layers:
             layer.__class__ = layer_class
 
-    def batch_ms(layer_class: type) -> float:
+    def batch_time(layer_class: type) -> float:
         use(layer_class)
-        return 1000 * min(timings(one_batch, rounds))
+        return min(timings(one_batch, rounds)) * (1 if task == "translation" else 1000)
 
     try:
-        served_ms, fp32_ms = batch_ms(Bf16MatmulLinear), batch_ms(torch.nn.Linear)
+        served, fp32 = batch_time(Bf16MatmulLinear), batch_time(torch.nn.Linear)
     finally:
         use(Bf16MatmulLinear)
-    return Row(NAME, f"sentiment: one batch of {REQUESTS}, as served (body in bf16) vs fp32", served_ms, "ms", fp32_ms,
-               None, "diagnostic: 8 reviews make the encoder compute-bound, where bf16 units multiply several times faster")
+    return Row(NAME, f"{task}: one batch of {REQUESTS}, as served (body in bf16) vs fp32", served,
+               "s" if task == "translation" else "ms", fp32, None,
+               f"diagnostic: {REQUESTS} rows make the body's matmuls compute-bound, where bf16 units multiply "
+               "several times faster")
 
 
 def _bare_body_rows(loaded: Any, texts: list[str], rounds: int) -> list[Row]:

