@@ -5,7 +5,8 @@ the rows go through it together and each row through its own adapter (peft `adap
 computed by `models.mixed_lora`). A request waits at most `window_s` for company; requests that
 arrive while a batch is running join the next one without waiting more. Each row keeps its own
 prompt, adapter and length cap (see `generate_texts`), so a request gets the answer it gets
-alone, up to rounding in the last bits (padding and batch shape change the matrix kernels).
+alone, up to rounding (padding and batch shape change the matrix kernels): in fp32 only the last
+bits, with a body served in bf16 now and then a different word in a greedy translation.
 """
 
 from __future__ import annotations
