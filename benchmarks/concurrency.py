@@ -127,20 +127,21 @@ def _body_row(task: str, one_batch: Callable[[], Any], layers: list[Bf16MatmulLi
     """The 8 rows in one batch with the body multiplying in bf16, as served on CPUs with bf16 units
     (`models.loading.use_bf16_body_matmuls`), vs the same batch in fp32: the `layers` are put back to
     plain `nn.Linear` (their fp32 weights never left) for the fp32 timings."""
+    unit, scale = ("s", 1) if task == "translation" else ("ms", 1000)
+
     def use(layer_class: type) -> None:
         for layer in layers:
             layer.__class__ = layer_class
 
     def batch_time(layer_class: type) -> float:
         use(layer_class)
-        return min(timings(one_batch, rounds)) * (1 if task == "translation" else 1000)
+        return scale * min(timings(one_batch, rounds))
 
     try:
         served, fp32 = batch_time(Bf16MatmulLinear), batch_time(torch.nn.Linear)
     finally:
         use(Bf16MatmulLinear)
-    return Row(NAME, f"{task}: one batch of {REQUESTS}, as served (body in bf16) vs fp32", served,
-               "s" if task == "translation" else "ms", fp32, None,
+    return Row(NAME, f"{task}: one batch of {REQUESTS}, as served (body in bf16) vs fp32", served, unit, fp32, None,
                f"diagnostic: {REQUESTS} rows make the body's matmuls compute-bound, where bf16 units multiply "
                "several times faster")
 

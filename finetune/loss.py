@@ -6,7 +6,6 @@ is half the tokens, so projecting only the answer positions roughly halves the w
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from typing import Any
 
 import torch
@@ -14,16 +13,14 @@ import torch.nn.functional as F
 from peft import PeftModel
 
 from finetune.features import IGNORE
+from models.mixed_lora import per_row_adapters
 
 
 def target_only_lm_loss(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Mean next-token cross-entropy over the labelled positions of a right-padded batch."""
     core = model.get_base_model() if isinstance(model, PeftModel) else model
-    names = batch.get("adapter_names")
-    # Calling the decoder directly skips PeftModel.forward, so route per-row adapters the way it does.
-    routing = (model.base_model._enable_peft_forward_hooks(adapter_names=names)
-               if names and isinstance(model, PeftModel) else nullcontext())
-    with routing:
+    # Calling the decoder directly skips PeftModel.forward, so route per-row adapters here.
+    with per_row_adapters(model, batch.get("adapter_names")):
         hidden = core.get_decoder()(input_ids=batch["input_ids"],
                                     attention_mask=batch["attention_mask"]).last_hidden_state
     targets = batch["labels"][:, 1:]

@@ -15,7 +15,6 @@ another shape runs other matrix kernels). Seq2seq models keep `generate` (see `g
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from typing import Any
 
 import torch
@@ -35,7 +34,7 @@ def greedy_rows(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tenso
     """The new tokens of each (left-padded) row, greedy, at most `limits[row]` of them, ending with the
     token that stopped it. `adapter_names`: peft's per-row adapters, kept in step with the rows."""
     names = list(adapter_names) if adapter_names is not None else None
-    with per_row_adapters(model, names) if names is not None else nullcontext():
+    with per_row_adapters(model, names):
         return _decode(model, input_ids, attention_mask, limits, names, stopping)
 
 

@@ -9,18 +9,18 @@ requests that arrive together are micro-batched into one call (`models.batching`
 from __future__ import annotations
 
 import queue
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from threading import Thread
-from typing import Any, ContextManager, Iterator
+from typing import Any, Iterator
 
 import torch
 from peft import PeftModel
 from transformers import StoppingCriteriaList, StopStringCriteria, TextIteratorStreamer
 
 from models import mixed_lora
-from models.mixed_lora import BASE
+from models.mixed_lora import BASE, per_row_adapters
 from models.adapters import WEIGHTS_FILE, AdapterError, AdapterInfo, adapter_key, find_adapter
 from models.batching import batcher, release_openmp_threads
 from models.decoding import greedy_rows
@@ -168,18 +168,6 @@ def _text_budget(tokenizer: Any, architecture: str, task: str, limit: int) -> in
     return max(16, limit - len(tokenizer(frame)["input_ids"]))
 
 
-def _peft_names(model: Any, adapter_names: list[str] | None) -> list[str] | None:
-    return adapter_names if adapter_names and isinstance(model, PeftModel) else None
-
-
-def _per_row(model: Any, adapter_names: list[str] | None) -> ContextManager[None]:
-    """Forward passes and `generate` inside run row i through `adapter_names[i]`. peft's own
-    `adapter_names=` argument walks the whole model for its hooks at every call: 7-10 ms of an 18 ms
-    MiniLM request, 7 ms of a chat reply's first token with three persona adapters loaded."""
-    names = _peft_names(model, adapter_names)
-    return mixed_lora.per_row_adapters(model, names) if names else nullcontext()
-
-
 def is_truncated(task: str, text: str, adapter: str | None = None, workspace: str | None = None) -> bool:
     """Whether the input is longer than the model takes (the app shows a note)."""
     loaded = resolve_target(task, adapter, workspace=workspace).loaded
@@ -222,9 +210,9 @@ def generate_texts(model: Any, tokenizer: Any, architecture: str, task: str, tex
     with torch.inference_mode():
         if architecture == "causal":  # rows leave the batch when done (see models.decoding)
             rows = greedy_rows(model, inputs["input_ids"], inputs["attention_mask"], limits,
-                               _peft_names(model, adapter_names), _stop_at_newline(tokenizer))
+                               adapter_names, _stop_at_newline(tokenizer))
         else:
-            with _per_row(model, adapter_names):
+            with per_row_adapters(model, adapter_names):
                 output = model.generate(**inputs, max_new_tokens=max(limits), do_sample=False,
                                         pad_token_id=tokenizer.pad_token_id)
             # Each row is cut at its own cap, so a short text batched with a long one reads exactly as alone;
@@ -240,7 +228,7 @@ def sentiment_probabilities(model: Any, tokenizer: Any, texts: list[str], labels
     so it answers zero-shot: cosine similarity of each text to one sentence per label."""
     if bare_base:
         adapter_names = [BASE] * (len(texts) + len(labels))  # the base alone, whatever adapter is active
-    with torch.inference_mode(), _per_row(model, adapter_names):
+    with torch.inference_mode(), per_row_adapters(model, adapter_names):
         if not bare_base:
             inputs = _encode(tokenizer, texts, max_input_tokens, model.device)
             probabilities = model(**inputs).logits.softmax(-1)
@@ -370,7 +358,7 @@ def chat(message: str, history: list[dict[str, str]] | None = None, adapter: str
         try:
             with target.loaded.lock, torch.inference_mode():
                 model = target.loaded.model
-                with _per_row(model, target.adapter_names(1)):
+                with per_row_adapters(model, target.adapter_names(1)):
                     model.generate(**inputs, streamer=streamer, do_sample=False,
                                    max_new_tokens=MAX_NEW_TOKENS["chat"], repetition_penalty=1.1,
                                    pad_token_id=tokenizer.pad_token_id)
@@ -411,7 +399,7 @@ def chat_replies(model: Any, tokenizer: Any, conversations: list[list[dict[str, 
     texts = [tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in conversations]
     with padding_side(tokenizer, "left"):
         inputs = _encode(tokenizer, texts, max_input_tokens, model.device, add_special_tokens=False)
-    with torch.inference_mode(), _per_row(model, adapter_names):
+    with torch.inference_mode(), per_row_adapters(model, adapter_names):
         output = model.generate(**inputs, do_sample=False, max_new_tokens=max_new_tokens, repetition_penalty=1.1,
                                 pad_token_id=tokenizer.pad_token_id)
     new_tokens = output[:, inputs["input_ids"].shape[1]:]

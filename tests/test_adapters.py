@@ -23,6 +23,7 @@ from models.adapters import (
 )
 from models.inference import BASE, resolve_target, translate
 from models.loading import load_base
+from models.mixed_lora import per_row_adapters
 
 TEXT = "Where is the train station?"
 
@@ -41,7 +42,7 @@ def logits(task: str, text: str, adapter: str | None) -> torch.Tensor:
     target = resolve_target(task, adapter, base="tiny-llama")
     loaded = target.loaded
     inputs = loaded.tokenizer([text], return_tensors="pt").to(loaded.model.device)
-    with loaded.lock, torch.inference_mode(), inference._per_row(loaded.model, target.adapter_names(1)):
+    with loaded.lock, torch.inference_mode(), per_row_adapters(loaded.model, target.adapter_names(1)):
         return loaded.model(**inputs).logits
 
 

@@ -258,6 +258,10 @@ def test_per_row_hooks_reject_unknown_adapters_and_see_adapters_added_later():
         with pytest.raises(ValueError, match="non-existing adapter.*tyop"):
             with mixed_lora.per_row_adapters(model, ["first", "tyop"]):
                 pass
+        with pytest.raises(ValueError, match="training mode"):  # rows routed this way skip LoRA dropout
+            with mixed_lora.per_row_adapters(model.train(), ["first"]):
+                pass
+        model.eval()
         with mixed_lora.per_row_adapters(model, ["first", "__base__", "first"]):
             model(x)  # finds the hooked layers: only layer 0 has LoRA
         model.add_adapter("late", LoraConfig(r=2, lora_alpha=4, target_modules=["2"]))  # a layer without LoRA so far
