@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 
 MODELS_ENV = "LORA_PLAYGROUND_MODELS"
 # Gradio refuses bigger uploads before they reach the disk; smaller ones get our own, clearer limits.
-MAX_UPLOAD = "200mb"
+# Each streamed reply holds one of gradio's worker threads while it is written (40 by default): a class
+# of thirty in compare mode, with the pages' polls, needs more.
+LAUNCH_OPTIONS = {"max_file_size": "200mb", "max_threads": 128}
 
 
 def register_models_file(path: str | os.PathLike) -> None:
@@ -95,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings.from_env()
     jobs = JobQueue(settings.max_active_jobs)
     try:
-        build_demo(settings, jobs).launch(server_name=args.host, server_port=args.port, max_file_size=MAX_UPLOAD)
+        build_demo(settings, jobs).launch(server_name=args.host, server_port=args.port, **LAUNCH_OPTIONS)
     finally:
         jobs.close()
 

@@ -20,10 +20,11 @@ import time  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from benchmarks import concurrency, efficiency, latency, scaling, startup, switching, training  # noqa: E402
+from benchmarks import (classroom, concurrency, efficiency, latency, scaling, startup, switching,  # noqa: E402
+                        training)
 from benchmarks.common import ROOT, Row, cpu_busy_note, machine, table  # noqa: E402
 
-BENCHMARKS = [training, efficiency, latency, concurrency, switching, startup, scaling]
+BENCHMARKS = [training, efficiency, latency, concurrency, classroom, switching, startup, scaling]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from transformers import DataCollatorForSeq2Seq
 
 from finetune.features import encode_all
 from finetune.loss import target_only_lm_loss
-from models.inference import BASE, generate_texts, padding_side, sentiment_probabilities
+from models.generation import generate_texts, padding_side, sentiment_probabilities
+from models.mixed_lora import BASE
 from models.prompts import SOURCE_FIELD, TARGET_FIELD
 
 PRIMARY_METRIC = {"sentiment": "accuracy", "translation": "chrf", "summarization": "rougeL", "chat": "perplexity"}
@@ -43,12 +44,15 @@ def summary_metrics(references: list[str], predictions: list[str]) -> dict[str, 
 
 def evaluate_model(model: Any, tokenizer: Any, architecture: str, task: str, records: list[dict[str, Any]],
                    bare_base: bool, labels: list[str] | None = None, adapter_name: str | None = None,
-                   batch_size: int = 16, max_length: int = 256) -> dict[str, Any]:
-    """Metrics of one model (bare base, or with `adapter_name`) on records; also examples/s and samples."""
+                   batch_size: int = 16, max_length: int = 256,
+                   pause: Callable[[float], None] = lambda seconds: None) -> dict[str, Any]:
+    """Metrics of one model (bare base, or with `adapter_name`) on records; also examples/s and samples.
+    `pause(seconds the batch took)` runs between batches (a training job gives way to the app there)."""
     model.eval()
     started = time.perf_counter()
     predictions: list[Any] = []
     for first in range(0, len(records), batch_size):
+        batch_started = time.perf_counter()
         rows = records[first: first + batch_size]
         names = [adapter_name or BASE] * len(rows) if adapter_name or bare_base else None
         if task == "sentiment":
@@ -61,6 +65,7 @@ def evaluate_model(model: Any, tokenizer: Any, architecture: str, task: str, rec
             sources = [r[SOURCE_FIELD[task]] for r in rows]
             predictions += generate_texts(model, tokenizer, architecture, task, sources, [bare_base] * len(rows),
                                           names, max_length)
+        pause(time.perf_counter() - batch_started)
     seconds = time.perf_counter() - started
     if task == "chat":
         total_loss = sum(loss * count for loss, count in predictions)

@@ -8,6 +8,10 @@ free to answer polls and Stop. The "spawn" start method gives the worker a fresh
 The worker sends `Progress` snapshots through a multiprocessing queue; the parent keeps the
 latest one per job, and the UI polls `JobQueue.get`. Stop sets a multiprocessing event that the
 recipe checks after every step. A worker that dies marks its job failed and the next job starts.
+
+Answering people comes first: the worker runs at a lower CPU priority, and while the app's engines
+have requests (`models.activity`, forwarded through another event) it pauses between steps, for at
+most a few of its own step times each time, so that a job still finishes under a steady load.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 
 from finetune.config import TrainConfig
 from finetune.recipe import Progress
+from models import activity
 from models.adapters import recover_interrupted_saves, sanitize_name, workspace_dir
 from models.registry import DEFAULT_BASE, get_spec
 
@@ -39,6 +44,8 @@ WORKER_NICENESS = 10
 # Rough training speed on a 2-core CPU (examples per second at the presets' batch sizes), for estimates.
 EXAMPLES_PER_SECOND = {"minilm-l6": 70.0, "gemma-3-270m": 3.0, "smollm2-135m-instruct": 10.0}
 UNMEASURED_EXAMPLES_PER_SECOND = 5.0
+# Loading the base and measuring it before and after training, on top of the training time (rough).
+JOB_OVERHEAD_S = 20.0
 
 
 class JobLimitError(RuntimeError):
@@ -63,6 +70,8 @@ class Job:
     adapter_path: str | None = None
     pid: int | None = None
     submitted: float = field(default_factory=time.time)
+    estimated_s: float = 0.0  # how long the whole job should take (`estimate_seconds` + JOB_OVERHEAD_S)
+    starts_in_s: float | None = None  # while it waits: about when it starts (the jobs ahead's estimates)
 
     @property
     def active(self) -> bool:
@@ -90,9 +99,9 @@ def estimate_seconds(config: TrainConfig, rows: int) -> float:
     return examples / EXAMPLES_PER_SECOND.get(base, UNMEASURED_EXAMPLES_PER_SECOND)
 
 
-def _work(payload: dict[str, Any], results: Any, cancel: Any) -> None:
+def _work(payload: dict[str, Any], results: Any, cancel: Any, inference_busy: Any) -> None:
     """The worker process: train, then report how it ended. Runs in a fresh interpreter."""
-    from finetune.recipe import LoRARecipe, TrainingCancelled
+    from finetune.recipe import GiveWay, LoRARecipe, TrainingCancelled
     from models.registry import register
 
     os.nice(WORKER_NICENESS)
@@ -103,7 +112,7 @@ def _work(payload: dict[str, Any], results: Any, cancel: Any) -> None:
 
     try:
         recipe = LoRARecipe(payload["config"], payload["records"], payload["validation"], report=report,
-                            cancel=cancel, data_summary=payload["data_summary"])
+                            cancel=cancel, data_summary=payload["data_summary"], give_way=GiveWay(inference_busy))
         destination = payload["destination"]
         outcome: tuple[str, Any] = ("done", recipe.run(Path(destination) if destination else None))
     except TrainingCancelled:
@@ -131,6 +140,9 @@ class JobQueue:
         self._waiting: deque[str] = deque()
         self._worker: _Worker | None = None
         self._closed = False
+        self._inference_busy = self._context.Event()  # set while the app's engines answer requests
+        self._stop_listening = activity.listen(lambda busy: self._inference_busy.set() if busy
+                                               else self._inference_busy.clear())
         self._supervisor = threading.Thread(target=self._supervise, name="job-queue", daemon=True)
         self._supervisor.start()
 
@@ -154,7 +166,8 @@ class JobQueue:
                 raise JobLimitError(f"This workspace already has {len(active)} job(s) waiting or running; "
                                     "wait for it to finish or stop it first.")
             job = Job(uuid.uuid4().hex[:12], workspace, config.task, config,
-                      destination.name if destination else None, kind)
+                      destination.name if destination else None, kind,
+                      estimated_s=estimate_seconds(config, len(records)) + JOB_OVERHEAD_S)
             self._jobs[job.id] = job
             self._payloads[job.id] = {
                 "spec": spec, "config": config, "records": list(records), "validation": validation,
@@ -162,14 +175,14 @@ class JobQueue:
             }
             self._waiting.append(job.id)
             self._renumber()
-            snapshot = copy.deepcopy(job)
+            snapshot = self._snapshot(job)
         self._wake.set()
         return snapshot
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:
             job = self._jobs.get(job_id)
-            return copy.deepcopy(job) if job else None
+            return self._snapshot(job) if job else None
 
     def latest(self, workspace: str, kind: str | None = None) -> Job | None:
         """The workspace's most recent job (of a kind): what a reloaded page shows again."""
@@ -178,7 +191,7 @@ class JobQueue:
     def jobs(self, workspace: str | None = None, kind: str | None = None) -> list[Job]:
         """Copies of all jobs (of a workspace, of a kind), oldest first."""
         with self._lock:
-            return [copy.deepcopy(j) for j in self._jobs.values()
+            return [self._snapshot(j) for j in self._jobs.values()
                     if (workspace is None or j.workspace == workspace) and (kind is None or j.kind == kind)]
 
     def cancel(self, job_id: str) -> bool:
@@ -212,6 +225,7 @@ class JobQueue:
 
     def close(self) -> None:
         """Stop accepting jobs and end the running worker (used when the app shuts down)."""
+        self._stop_listening()
         with self._lock:
             self._closed = True
             worker = self._worker
@@ -241,7 +255,7 @@ class JobQueue:
         job = self._jobs[job_id]
         payload = self._payloads.pop(job_id)
         results, cancel = self._context.Queue(), self._context.Event()
-        process = self._context.Process(target=_work, args=(payload, results, cancel),
+        process = self._context.Process(target=_work, args=(payload, results, cancel, self._inference_busy),
                                         name=f"train-{job_id}", daemon=True)
         job.state, job.progress = RUNNING, Progress(status="loading", message="Starting the training process")
         try:
@@ -308,6 +322,20 @@ class JobQueue:
         job.progress.status, job.progress.message = state, message
         if state == FAILED:
             job.error = message
+
+    def _snapshot(self, job: Job) -> Job:
+        """A copy of the job (called with the lock held); a waiting one says about when it starts: when the
+        running job's time left and the estimates of the jobs ahead of it have passed."""
+        snapshot = copy.deepcopy(job)
+        if job.state == WAITING and job.id in self._waiting:
+            ahead = list(self._waiting)[: list(self._waiting).index(job.id)]
+            running = self._worker.job if self._worker is not None else None
+            left = 0.0
+            if running is not None:
+                progress = running.progress
+                left = progress.eta_s + JOB_OVERHEAD_S / 2 if progress.eta_s is not None else running.estimated_s
+            snapshot.starts_in_s = left + sum(self._jobs[j].estimated_s for j in ahead)
+        return snapshot
 
     def _renumber(self) -> None:
         for position, job_id in enumerate(self._waiting, 1):

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from models.adapters import SHIPPED_DIR, read_adapter
-from models.inference import BASE, attach, chat_replies
+from models.generation import chat_replies
+from models.inference import BASE, attach
 from models.loading import load_base
 from models.registry import DEFAULT_BASE
 

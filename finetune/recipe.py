@@ -66,21 +66,48 @@ class Progress:
     losses: list[tuple[int, float]] = field(default_factory=list)
 
 
+class GiveWay:
+    """Pauses training between steps while the app answers requests (`busy` is set, see `finetune.jobs`),
+    for at most `share` times the last step's duration at a time: answering people comes first, and the
+    job still gets about 1 / (1 + share) of the machine under a steady load."""
+
+    POLL_S = 0.05
+
+    def __init__(self, busy: Any = None, share: float = 4.0, minimum_s: float = 1.0):
+        self.busy, self.share, self.minimum_s = busy, share, minimum_s
+        self.paused_s = 0.0  # in all, for the job's record
+
+    def __call__(self, step_seconds: float, cancel: threading.Event) -> None:
+        if self.busy is None:
+            return
+        limit = max(self.minimum_s, self.share * step_seconds)
+        started = time.perf_counter()
+        while self.busy.is_set() and not cancel.is_set() and time.perf_counter() - started < limit:
+            time.sleep(self.POLL_S)
+        self.paused_s += time.perf_counter() - started
+
+
 class _ProgressCallback(TrainerCallback):
-    """Turns Trainer events into Progress reports and honours the cancel event between steps."""
+    """Turns Trainer events into Progress reports, honours the cancel event between steps, and gives
+    way to the app's requests between steps."""
 
     def __init__(self, progress: Progress, report: Callable[[Progress], None], cancel: threading.Event,
-                 batch_size: int):
+                 batch_size: int, give_way: GiveWay):
         self.progress, self.report, self.cancel, self.batch_size = progress, report, cancel, batch_size
-        self.started = time.perf_counter()
+        self.give_way = give_way
+        self.started = self.step_started = time.perf_counter()
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.started = time.perf_counter()
         self.progress.total_steps = state.max_steps
 
+    def on_step_begin(self, args, state, control, **kwargs):
+        self.step_started = time.perf_counter()
+
     def on_step_end(self, args, state, control, **kwargs):
         if self.cancel.is_set():
             control.should_training_stop = True
+        self.give_way(time.perf_counter() - self.step_started, self.cancel)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not logs or "loss" not in logs:
@@ -177,7 +204,7 @@ class LoRARecipe:
     def __init__(self, config: TrainConfig, train_records: list[dict[str, Any]],
                  validation_records: list[dict[str, Any]] | None = None,
                  report: Callable[[Progress], None] | None = None, cancel: threading.Event | None = None,
-                 data_summary: dict[str, Any] | None = None):
+                 data_summary: dict[str, Any] | None = None, give_way: GiveWay | None = None):
         self.config = config.validate()
         self.spec = get_spec(config.base or DEFAULT_BASE[config.task])
         starting_adapter(self.spec, config)  # a wrong or unfitting adapter fails now, not after measuring the base
@@ -189,6 +216,7 @@ class LoRARecipe:
         self.report = report or (lambda progress: None)
         self.cancel = cancel or threading.Event()
         self.data_summary = data_summary or {}
+        self.give_way = give_way or GiveWay()
         self.metrics: dict[str, dict[str, Any]] = {}
         self.extra_metadata: dict[str, Any] = {}
         self.labels = sorted({r["label"] for r in train_records}) if config.task == "sentiment" else None
@@ -217,7 +245,8 @@ class LoRARecipe:
         if not records:
             return {}
         return evaluate_model(self.model, self.tokenizer, self.spec.architecture, self.config.task, records,
-                              bare_base, self.labels, max_length=self.config.max_length)
+                              bare_base, self.labels, max_length=self.config.max_length,
+                              pause=lambda seconds: self.give_way(seconds, self.cancel))
 
     def train(self) -> None:
         self.model = apply_method(self.model, self.spec, self.config)
@@ -250,7 +279,7 @@ class LoRARecipe:
         trainer = trainer_class(model=self.model, args=args, bf16=bf16, train_dataset=self.train_features,
                                 data_collator=self._collator(), processing_class=self.tokenizer,
                                 callbacks=[_ProgressCallback(self.progress, self.report, self.cancel,
-                                                             self.config.batch_size)])
+                                                             self.config.batch_size, self.give_way)])
         trainer.remove_callback(PrinterCallback)  # progress goes through our callback instead
         if bf16:
             trainer.add_callback(FrozenWeightsInBf16(self.model))

@@ -27,6 +27,8 @@ from transformers import (
 )
 
 from models.batching import release_openmp_threads
+from models.cpu_fastpath.small_batch import use_small_batch_matmuls
+from models.engine import use_ragged_attention
 from models.registry import BaseModelSpec, WeightsLocation, cache_dir, get_spec, resolve
 
 _MODEL_CLASSES = {
@@ -227,6 +229,7 @@ class LoadedBase:
     lock: threading.RLock = field(default_factory=threading.RLock)
     adapters: dict[str, Path] = field(default_factory=dict)
     batchers: dict[str, Any] = field(default_factory=dict)  # task -> models.batching.MicroBatcher
+    engine: Any = None  # models.engine.Engine: the continuous-batching loop of a causal base
 
 
 _LOADED: dict[tuple[str, tuple[str, ...] | None], LoadedBase] = {}
@@ -247,6 +250,10 @@ def load_base(name: str, labels: list[str] | tuple[str, ...] | None = None) -> L
                 use_bf16_output_head(model, folder / BF16_HEAD_FILE if folder.is_relative_to(cache_dir()) else None)
             if bf16_cpu and spec.bf16_body:
                 use_bf16_body_matmuls(model)
+            if spec.architecture == "causal":
+                use_ragged_attention(model)  # served by models.engine; sdpa as before for everything else
+                if model.device.type == "cpu":
+                    use_small_batch_matmuls(model)
             _LOADED[spec.key, label_set] = LoadedBase(spec, model, tokenizer, label_set)
             release_openmp_threads()  # requests run on the batcher's thread: keep this one's pool from slowing it
         return _LOADED[spec.key, label_set]

@@ -304,7 +304,7 @@ def free_port() -> int:
 def serve_app(jobs, settings=None) -> Iterator[str]:
     """The whole app, running in this process on a free localhost port with the tiny models as the
     tasks' defaults (needs `tiny_models`); yields its URL. Shared by the API and browser tests."""
-    from app import build_demo
+    from app import LAUNCH_OPTIONS, build_demo
     from models.registry import DEFAULT_BASE
     from ui.common import Settings
 
@@ -313,7 +313,7 @@ def serve_app(jobs, settings=None) -> Iterator[str]:
             patch.setitem(DEFAULT_BASE, task, key)
         demo = build_demo(settings or Settings(), jobs)
         port = free_port()
-        demo.launch(prevent_thread_lock=True, server_port=port, quiet=True)
+        demo.launch(prevent_thread_lock=True, server_port=port, quiet=True, **LAUNCH_OPTIONS)
         try:
             yield f"http://127.0.0.1:{port}/"
         finally:

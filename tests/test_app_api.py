@@ -55,6 +55,34 @@ def test_chat_returns_the_whole_reply(client):
     assert isinstance(reply, str) and reply == expected
 
 
+def test_chat_streams_growing_partial_replies(client):
+    job = client.submit("Tell me a joke.", "base", [], api_name="/chat")
+    partials = list(job)
+    *_, expected = inference.chat("Tell me a joke.")
+    assert len(partials) > 3 and partials[-1] == expected == job.result()
+    assert all(later.startswith(earlier) for earlier, later in zip(partials, partials[1:]))
+
+
+def test_a_client_that_cancels_frees_its_place(client, monkeypatch):
+    """A reply cancelled half-way stops being generated: its place in the engine is free within a step."""
+    from models import generation
+    from models.loading import load_base
+    from models.registry import DEFAULT_BASE
+
+    monkeypatch.setitem(generation.MAX_NEW_TOKENS, "chat", 100_000)  # it would run for minutes:
+    monkeypatch.setattr(generation, "eos_token_ids", lambda model: frozenset())  # no token ends it
+    engine = inference.engine(load_base(DEFAULT_BASE["chat"]))
+    job = client.submit("Tell me a very long story.", "base", [], api_name="/chat")
+    for _ in job:  # (gradio_client delivers a few partial replies at a time)
+        break
+    assert engine.scheduler.active
+    job.cancel()
+    deadline = time.monotonic() + 30
+    while engine.scheduler.active and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not engine.scheduler.active and not engine.scheduler.waiting
+
+
 def test_a_workspace_adapter_is_usable_only_with_its_workspace(client):
     from gradio_client.exceptions import AppError
 

@@ -254,6 +254,29 @@ def test_chat_compare_answers_in_two_conversations(page):
     assert left["x"] + left["width"] <= right["x"]
 
 
+def test_a_message_beyond_the_engines_places_waits_in_line_and_says_so(page):
+    """With every place taken, a student's message says how many are ahead, then is answered."""
+    from conftest import TINY_DEFAULTS
+    from models import inference
+    from models.engine import GenerationRequest
+    from models.loading import load_base
+
+    engine = inference.engine(load_base(TINY_DEFAULTS["chat"]))
+    places, engine.scheduler.max_active = engine.scheduler.max_active, 1
+    endless = engine.submit(GenerationRequest((5, 6, 7), max_new_tokens=1_000_000))  # another student's reply
+    reply = page.locator("#chat-persona-bot [data-testid=bot]")
+    try:
+        open_tab(page, "chat")
+        textbox(page, "chat-input").fill("Hello!")
+        page.locator("#chat-send").click()
+        expect(reply).to_contain_text(text("en", "common.next_in_line"))
+        page.screenshot(path=str(ARTIFACTS / "chat-waiting.png"))
+    finally:
+        endless.cancel()
+        engine.scheduler.max_active = places
+    expect(reply).not_to_contain_text("⏳")  # its turn came: the reply replaced the note
+
+
 def test_a_broken_upload_lists_its_problems_and_start_is_refused(page, jobs):
     open_tab(page, "train")
     page.locator("#train-upload input[type=file]").set_input_files(str(EXAMPLES / "sentiment_broken.csv"))

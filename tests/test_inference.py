@@ -7,11 +7,12 @@ import json
 import pytest
 import torch
 
-from models import inference
+from models import generation, inference
 from models.__main__ import main as models_cli
 from models.adapters import AdapterError
-from models.inference import BASE, attach, chat, chat_replies, classify_sentiment, generate_texts, resolve_target
-from models.inference import sentiment_probabilities, summarize, translate
+from models.engine import Engine
+from models.generation import chat_replies, generate_texts, sentiment_probabilities
+from models.inference import BASE, attach, chat, classify_sentiment, resolve_target, summarize, translate
 from models.loading import load_base
 
 from conftest import make_adapter
@@ -49,25 +50,31 @@ def test_summarize_with_an_adapter_on_gemma3(tiny_adapters):
         translate(TEXTS[0], adapter=folder)
 
 
-@pytest.fixture
-def prompts(tiny_models, monkeypatch) -> list[str]:
-    """The first prompt of every causal generation on tiny-llama, as the model reads it."""
-    seen: list[str] = []
-    tokenizer, real = load_base("tiny-llama").tokenizer, inference.greedy_rows
+def _spy_on_requests(monkeypatch) -> list:
+    """Every request the engines are given, as it is given."""
+    seen: list = []
+    real = Engine.submit_all
 
-    def spy(model, input_ids, *args, **kwargs):
-        seen.append(tokenizer.decode(input_ids[0], skip_special_tokens=True))
-        return real(model, input_ids, *args, **kwargs)
+    def spy(self, requests):
+        seen.extend(requests)
+        return real(self, requests)
 
-    monkeypatch.setattr(inference, "greedy_rows", spy)
+    monkeypatch.setattr(Engine, "submit_all", spy)
     return seen
+
+
+@pytest.fixture
+def prompts(tiny_models, monkeypatch):
+    """The prompts of the causal generations served on tiny-llama so far, as the model reads them."""
+    tokenizer, requests = load_base("tiny-llama").tokenizer, _spy_on_requests(monkeypatch)
+    return lambda: [tokenizer.decode(request.prompt, skip_special_tokens=True) for request in requests]
 
 
 def test_bare_base_gets_few_shot_prompt_and_adapter_the_trained_one(tiny_adapters, prompts):
     """An adapter must see exactly the zero-shot format it was trained on; the bare base gets worked examples."""
     translate(TEXTS[0], base="tiny-llama")
     translate(TEXTS[0], adapter=str(tiny_adapters["llama-translation-a"]))
-    few_shot, zero_shot = prompts
+    few_shot, zero_shot = prompts()
     assert zero_shot == f"English: {TEXTS[0]}\nSpanish:"
     assert few_shot.endswith("\n\n" + zero_shot) and "Buenos días, ¿cómo estás?" in few_shot
 
@@ -94,7 +101,7 @@ def test_chat_streams_growing_prefixes_and_ends(tiny_models):
     assert pieces, "the stream yielded nothing"
     for before, after in zip(pieces, pieces[1:]):
         assert after.startswith(before) and len(after) >= len(before)
-    assert len(pieces) <= inference.MAX_NEW_TOKENS["chat"] + 1
+    assert len(pieces) <= generation.MAX_NEW_TOKENS["chat"] + 1
 
 
 def test_chat_with_adapter_and_system_prompt(tiny_adapters):
@@ -107,22 +114,15 @@ def test_chat_with_adapter_and_system_prompt(tiny_adapters):
 
 def test_chat_drops_oldest_turns_to_fit(tiny_models, monkeypatch):
     loaded = load_base("tiny-llama")
-    seen: list[torch.Tensor] = []
-    real = loaded.model.generate
-
-    def spy(**kwargs):
-        seen.append(kwargs["input_ids"])
-        return real(**kwargs)
-
-    monkeypatch.setattr(loaded.model, "generate", spy)
-    monkeypatch.setitem(inference.MAX_NEW_TOKENS, "chat", 4)
+    requests = _spy_on_requests(monkeypatch)
+    monkeypatch.setitem(generation.MAX_NEW_TOKENS, "chat", 4)
     history = []
     for turn in range(12):
         history += [{"role": "user", "content": f"Question number {turn}: the quick brown fox jumps."},
                     {"role": "assistant", "content": f"Answer number {turn}: over the lazy dog."}]
     list(chat("Final question?", history, system="Be brief.", base="tiny-llama"))
-    prompt = loaded.tokenizer.decode(seen[0][0])
-    assert seen[0].shape[1] <= loaded.spec.max_input_tokens
+    prompt = loaded.tokenizer.decode(requests[0].prompt)
+    assert len(requests[0].prompt) <= loaded.spec.max_input_tokens
     assert "Be brief." in prompt and "Final question?" in prompt  # system prompt and new turn kept
     assert "Question number 0:" not in prompt and "Answer number 11:" in prompt  # oldest dropped first
     assert prompt.startswith("<|im_start|>system")  # whole turns dropped, not cut mid-way
@@ -132,7 +132,7 @@ def test_chat_drops_oldest_turns_to_fit(tiny_models, monkeypatch):
 def same_length_cap(monkeypatch):
     """Translation caps new tokens at 2 x the batch's longest input + 16, so a short text batched with a
     long one may run longer than alone; a cap below that bound makes the comparison row-for-row."""
-    monkeypatch.setitem(inference.MAX_NEW_TOKENS, "translation", 12)
+    monkeypatch.setitem(generation.MAX_NEW_TOKENS, "translation", 12)
 
 
 def test_generate_texts_mixed_adapters_equal_single_calls(tiny_adapters, same_length_cap):
@@ -194,10 +194,11 @@ def test_is_truncated(tiny_models, monkeypatch):
 def test_long_input_is_cut_but_the_prompt_keeps_its_instruction(prompts, monkeypatch):
     """A text over the window loses its tail, never the "Spanish:" cue the model answers after."""
     loaded = load_base("tiny-llama")
-    monkeypatch.setitem(inference.MAX_NEW_TOKENS, "translation", 4)
+    monkeypatch.setitem(generation.MAX_NEW_TOKENS, "translation", 4)
     translate("the quick brown fox " * 2_000, base="tiny-llama")
-    assert prompts[0].endswith("\nSpanish:") and "Buenos días" in prompts[0]
-    assert len(loaded.tokenizer(prompts[0])["input_ids"]) <= loaded.spec.max_input_tokens
+    prompt = prompts()[0]
+    assert prompt.endswith("\nSpanish:") and "Buenos días" in prompt
+    assert len(loaded.tokenizer(prompt)["input_ids"]) <= loaded.spec.max_input_tokens
 
 
 def test_chat_reports_a_failed_generation_instead_of_waiting(tiny_models, monkeypatch):
@@ -206,7 +207,7 @@ def test_chat_reports_a_failed_generation_instead_of_waiting(tiny_models, monkey
     def broken(**kwargs):
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr(loaded.model, "generate", broken)
+    monkeypatch.setattr(loaded.model, "forward", broken)
     with pytest.raises(RuntimeError, match="out of memory"):
         list(chat("Hello?", base="tiny-llama"))
 

@@ -105,6 +105,10 @@ def test_waiting_jobs_keep_their_place_and_can_leave_the_line(jobs):
     third = jobs.submit(tiny_config(), RECORDS, workspace="ws-line", name="c")
     wait_for(jobs, running.id, lambda job: job.position == 0)
     assert [jobs.get(j.id).position for j in (second, third)] == [1, 2]
+    waiting = [j for j in jobs.jobs("ws-line") if j.id in (second.id, third.id)]  # one snapshot of the line
+    assert waiting[0].starts_in_s > 0 and waiting[1].starts_in_s == pytest.approx(
+        waiting[0].starts_in_s + waiting[0].estimated_s)
+    assert jobs.get(running.id).starts_in_s is None
 
     assert jobs.cancel(second.id)
     assert jobs.get(second.id).state == CANCELLED
@@ -132,3 +136,38 @@ def test_estimate_uses_the_measured_speed_of_the_base():
     assert estimate_seconds(config, rows=70) == pytest.approx(2.0)
     capped = make_config("sentiment", "quick", base="minilm-l6", epochs=2, max_steps=1, batch_size=7)
     assert estimate_seconds(capped, rows=70) == pytest.approx(0.1)
+
+
+def test_training_gives_way_to_requests_for_a_bounded_time():
+    import threading
+    import time
+
+    from finetune.recipe import GiveWay
+
+    busy, cancel = threading.Event(), threading.Event()
+    give_way = GiveWay(busy, share=4.0, minimum_s=0.1)
+    started = time.perf_counter()
+    give_way(0.05, cancel)  # nobody waiting: no pause
+    assert time.perf_counter() - started < 0.05
+    busy.set()
+    started = time.perf_counter()
+    give_way(0.1, cancel)  # requests waiting: at most 4 steps' time, then the next step runs anyway
+    assert 0.35 < time.perf_counter() - started < 1.0
+    threading.Timer(0.1, busy.clear).start()
+    started = time.perf_counter()
+    give_way(10.0, cancel)  # and no longer than the requests last
+    assert time.perf_counter() - started < 1.0
+
+
+def test_the_queue_tells_its_workers_when_the_app_is_answering(tiny_models):
+    from models import activity
+
+    queue = JobQueue()
+    try:
+        assert not queue._inference_busy.is_set()
+        activity.engine_busy(True)
+        assert queue._inference_busy.is_set()
+        activity.engine_busy(False)
+        assert not queue._inference_busy.is_set()
+    finally:
+        queue.close()

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from models import loading
+from models.cpu_fastpath.small_batch import SmallBatchLinear
 from models.loading import (Bf16MatmulLinear, load_base, load_pretrained, materialize, use_bf16_body_matmuls,
                             use_bf16_output_head)
 from models.registry import BaseModelSpec, WeightsLocation, cache_dir
@@ -215,7 +216,7 @@ def test_load_base_uses_a_bf16_head_only_where_the_cpu_runs_bf16(tiny_models, fr
     assert body and set(body) == {Bf16MatmulLinear if fast_bf16 else torch.nn.Linear}
     assert type(encoder.model.classifier) is torch.nn.Linear
     causal_body = {type(m) for m in causal.model.base_model.modules() if isinstance(m, torch.nn.Linear)}
-    assert causal_body == {torch.nn.Linear}  # its spec keeps the body fp32 (as SmolLM2's)
+    assert causal_body == {SmallBatchLinear}  # its spec keeps the body fp32 (as SmolLM2's)
 
 
 def test_a_causal_base_that_asks_for_it_serves_with_a_bf16_body(tiny_models, fresh_models, monkeypatch):

@@ -5,15 +5,21 @@
     client.predict("Good morning", "translation-en-es", api_name="/translate")
     client.predict("I loved it", api_name="/sentiment")          # {"positive": 0.9, ...}
     client.predict("Hi!", "chat-cheerful", api_name="/chat")      # the whole reply
+    for reply in client.submit("Hi!", "chat-cheerful", api_name="/chat"):  # the reply as it is written
+        print(reply)
     client.predict("<workspace id>", api_name="/train_status")
 
 `adapter` / `persona` is an adapter name or "base"; `workspace` (shown in the Adapters tab) makes
-a browser's own adapters usable too. Type hints define the endpoints' schemas, so they are kept as
-runtime types (no `from __future__ import annotations` here).
+a browser's own adapters usable too, and gives the requests of one browser (or one client, without
+it) their fair share when many arrive at once. /translate, /summarize and /chat stream: `predict`
+returns the whole text, `submit` iterates it as it grows, and cancelling the job (or disconnecting)
+frees its place. Type hints define the endpoints' schemas, so they are kept as runtime types (no
+`from __future__ import annotations` here).
 """
 
+import inspect
 from dataclasses import asdict
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import gradio as gr
 
@@ -23,41 +29,77 @@ from ui.chat import plain_messages
 from ui.common import BASE_CHOICE, USER_ERRORS, adapter_argument
 
 
-def _call(task: str, run: Callable[..., Any], text: str, adapter: str, workspace: str) -> Any:
+def _checked(text: str, task: str, adapter: str, workspace: str) -> str | None:
+    """The adapter argument for the task API, or a gr.Error for the client."""
     if not isinstance(text, str) or not text.strip():
         raise gr.Error("The input is empty: send some text.")
     try:
-        return run(text, adapter=adapter_argument(adapter, task, workspace), workspace=workspace or None)
+        return adapter_argument(adapter, task, workspace)
     except USER_ERRORS as error:
         raise gr.Error(str(error)) from None
 
 
-def translate(text: str, adapter: str = BASE_CHOICE, workspace: str = "") -> str:
+def _owner(workspace: str, request: gr.Request | None) -> str | None:
+    """Whose fair share a request counts against: the browser's workspace, else the client's session."""
+    return workspace or (request.session_hash if request is not None else None)
+
+
+def _texts(pieces: Iterator[tuple[inference.Partial, ...]]) -> Iterator[str]:
+    """A stream's text as it grows (nothing while it waits for a place); user errors as gr.Error."""
+    try:
+        for (piece,) in pieces:
+            if piece.ahead is None and (piece.text or piece.done):
+                yield piece.text
+    except USER_ERRORS as error:
+        raise gr.Error(str(error)) from None
+
+
+def _streams(value: type) -> Callable[[Callable[..., Iterator[Any]]], Callable[..., Iterator[Any]]]:
+    """Mark a streaming endpoint: gradio derives the schema of each streamed value from the return annotation."""
+    def mark(fn: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+        fn.__signature__ = inspect.signature(fn).replace(return_annotation=value)  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+@_streams(str)
+def translate(text: str, adapter: str = BASE_CHOICE, workspace: str = "",
+              request: gr.Request = None) -> Iterator[str]:  # type: ignore[assignment]
     """English to Spanish."""
-    return _call("translation", inference.translate, text, adapter, workspace)
+    key = _checked(text, "translation", adapter, workspace)
+    yield from _texts(inference.generation_streams("translation", [(text, key)], workspace=workspace or None,
+                                                   owner=_owner(workspace, request)))
 
 
 def sentiment(text: str, adapter: str = BASE_CHOICE, workspace: str = "") -> dict[str, float]:
     """Class probabilities, e.g. {"negative": 0.1, "positive": 0.9}."""
-    return _call("sentiment", inference.classify_sentiment, text, adapter, workspace)
+    key = _checked(text, "sentiment", adapter, workspace)
+    try:
+        return inference.classify_sentiment(text, adapter=key, workspace=workspace or None)
+    except USER_ERRORS as error:
+        raise gr.Error(str(error)) from None
 
 
-def summarize(text: str, adapter: str = BASE_CHOICE, workspace: str = "") -> str:
+@_streams(str)
+def summarize(text: str, adapter: str = BASE_CHOICE, workspace: str = "",
+              request: gr.Request = None) -> Iterator[str]:  # type: ignore[assignment]
     """A one-line summary."""
-    return _call("summarization", inference.summarize, text, adapter, workspace)
+    key = _checked(text, "summarization", adapter, workspace)
+    yield from _texts(inference.generation_streams("summarization", [(text, key)], workspace=workspace or None,
+                                                   owner=_owner(workspace, request)))
 
 
+@_streams(str)
 def chat(message: str, persona: str = BASE_CHOICE, history: list[dict[str, str]] | None = None,
-         workspace: str = "") -> str:
-    """The complete reply to `message` after `history` ([{"role": ..., "content": ...}, ...])."""
-    def complete(text: str, adapter: str | None, workspace: str | None) -> str:
-        reply = ""
-        messages = plain_messages(inference.check_history(history))
-        for reply in inference.chat(text, messages, adapter=adapter, workspace=workspace):
-            pass
-        return reply
-
-    return _call("chat", complete, message, persona, workspace)
+         workspace: str = "", request: gr.Request = None) -> Iterator[str]:  # type: ignore[assignment]
+    """The reply to `message` after `history` ([{"role": ..., "content": ...}, ...]), as it is written."""
+    key = _checked(message, "chat", persona, workspace)
+    try:
+        turn = inference.ChatTurn(message, plain_messages(inference.check_history(history)), key)
+    except USER_ERRORS as error:
+        raise gr.Error(str(error)) from None
+    yield from _texts(inference.chat_streams([turn], workspace=workspace or None, owner=_owner(workspace, request)))
 
 
 def job_status(job: Job | None) -> dict[str, Any]:
@@ -72,8 +114,8 @@ def job_status(job: Job | None) -> dict[str, Any]:
 
 def register(jobs: JobQueue) -> None:
     """Add the endpoints to the Blocks being built."""
-    for fn in (translate, sentiment, summarize, chat):
-        gr.api(fn, api_name=fn.__name__)
+    for fn in (translate, sentiment, summarize, chat):  # the engines keep their own line (ui.common.MODEL_EVENT)
+        gr.api(fn, api_name=fn.__name__, concurrency_limit=None)
 
     def train_status(workspace: str, job_id: str = "") -> dict[str, Any]:
         """The workspace's latest training job (or the job with this id, if it is the workspace's)."""

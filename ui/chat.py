@@ -1,5 +1,6 @@
 """Persona chat: the small chat model with a persona adapter (or none), replies streamed token by
-token; compare mode sends each message to the bare base too, in a second conversation beside it."""
+token; compare mode sends each message to the bare base too, in a second conversation beside it,
+and both replies are written at the same time (the engine runs them in the same steps)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from typing import Any, Iterator
 
 import gradio as gr
 
-from models.inference import chat
-from ui.common import BASE_CHOICE, UI_EVENT, USER_ERRORS, Context, adapter_argument, adapter_choices, keep_picker_fresh
+from models.inference import ChatTurn, chat_streams
+from ui.common import (BASE_CHOICE, MODEL_EVENT, UI_EVENT, USER_ERRORS, Context, adapter_argument, adapter_choices,
+                       keep_picker_fresh, waiting_text)
 from ui.i18n import text
 
 EXAMPLES = ["What is the capital of France?", "Can you explain what a LoRA adapter is in one sentence?",
@@ -27,18 +29,22 @@ def plain_messages(history: list[dict[str, Any]] | None) -> Messages:
     return messages
 
 
-def stream_turn(message: str, history: Messages, adapter: str | None, workspace: str | None,
-                no_reply: str) -> Iterator[Messages]:
-    """The conversation with the new user turn and the reply growing token by token. A blank reply
-    becomes `no_reply`: the chatbot hides an empty message, and the turn would look lost."""
-    turn = history + [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
-    yield turn
-    for reply in chat(message, history, adapter=adapter, workspace=workspace):
-        turn[-1]["content"] = reply
-        yield turn
-    if not turn[-1]["content"].strip():
-        turn[-1]["content"] = no_reply
-        yield turn
+def stream_turns(message: str, histories: list[Messages], adapters: list[str | None], workspace: str | None,
+                 language: str) -> Iterator[list[Messages]]:
+    """Each conversation with the new user turn and its reply growing token by token, all at once;
+    while the replies wait for a place, the reply says how many are ahead. A blank reply becomes
+    "no reply": the chatbot hides an empty message, and the turn would look lost."""
+    turns = [history + [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
+             for history in histories]
+    for pieces in chat_streams([ChatTurn(message, history, adapter) for history, adapter in zip(histories, adapters)],
+                               workspace=workspace, owner=workspace):
+        for turn, piece in zip(turns, pieces):
+            turn[-1]["content"] = waiting_text(language, piece.ahead) if piece.ahead is not None else piece.text
+        yield turns
+    for turn in turns:
+        if not turn[-1]["content"].strip():
+            turn[-1]["content"] = text(language, "chat.no_reply")
+    yield turns
 
 
 def build(ctx: Context) -> gr.Tab:
@@ -69,18 +75,17 @@ def build(ctx: Context) -> gr.Tab:
             return
         try:
             adapter = adapter_argument(choice, "chat", workspace)
-            no_reply = text(language, "chat.no_reply")
-            for turn in stream_turn(message, history, adapter, workspace, no_reply):
-                yield "", turn, base_history
-            if compare:
-                for turn in stream_turn(message, base_history, None, workspace, no_reply):
-                    yield "", gr.skip(), turn
+            histories, adapters = ([history, base_history], [adapter, None]) if compare else ([history], [adapter])
+            box: Any = ""  # the box is cleared once; what the user types while the reply streams is kept
+            for turns in stream_turns(message, histories, adapters, workspace, language):
+                yield box, turns[0], turns[1] if compare else base_history
+                box = gr.skip()
         except USER_ERRORS as error:
             raise gr.Error(str(error)) from None
 
     gr.on([send.click, message.submit], respond,
           [message, conversation, base_conversation, persona, compare, ctx.workspace, ctx.language],
-          [message, conversation, base_conversation], **UI_EVENT)
+          [message, conversation, base_conversation], **MODEL_EVENT)
     clear.click(lambda: ("", [], []), None, [message, conversation, base_conversation], **UI_EVENT, queue=False)
     compare.change(lambda on: gr.update(visible=on), compare, base_conversation, **UI_EVENT, queue=False)
     keep_picker_fresh(tab, persona, "chat", ctx.workspace)

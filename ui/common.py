@@ -28,6 +28,9 @@ DEMO_ENV = "LORA_PLAYGROUND_DEMO"
 UI_EVENT: dict[str, Any] = {"api_visibility": "private"}
 # Polls and label refreshes are cheap: they must not wait behind model calls for a free worker.
 LIGHT_EVENT: dict[str, Any] = {**UI_EVENT, "concurrency_limit": None, "show_progress": "hidden"}
+# Model calls are not limited by gradio's queue: the engines keep their own line, in order with a fair
+# share per browser, and tell each request how many are ahead of it (`models.engine`).
+MODEL_EVENT: dict[str, Any] = {**UI_EVENT, "concurrency_limit": None}
 
 Component = TypeVar("Component", bound=gr.blocks.Block)
 
@@ -81,6 +84,11 @@ class Context:
     loc: Localizer
     workspace: gr.BrowserState  # this browser's random workspace id
     language: gr.Radio
+
+
+def waiting_text(language: str, ahead: int) -> str:
+    """What a request waiting for a place in an engine's line shows (`models.engine`)."""
+    return text(language, "common.next_in_line") if ahead == 0 else text(language, "common.waiting", ahead=ahead)
 
 
 def browser_secret() -> str:

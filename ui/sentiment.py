@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from models.inference import classify_sentiment
 from ui.common import Context
-from ui.task_tab import TextTask, build_text_task
+from ui.task_tab import TextTask, build_text_task, classify_answers
 
 EXAMPLES = [
     "A gorgeous, witty and deeply moving film; I want to see it again.",
@@ -16,5 +15,5 @@ EXAMPLES = [
 
 
 def build(ctx: Context) -> gr.Tab:
-    return build_text_task(TextTask("sentiment", "sentiment", classify_sentiment,
+    return build_text_task(TextTask("sentiment", "sentiment", classify_answers,
                                     lambda **kw: gr.Label(num_top_classes=5, **kw), EXAMPLES), ctx)

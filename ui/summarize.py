@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from models.inference import summarize
 from ui.common import Context
-from ui.task_tab import TextTask, build_text_task
+from ui.task_tab import TextTask, build_text_task, generation_answers
 
 EXAMPLES = [
     "GNU Wget is a free utility for non-interactive download of files from the Web. It supports HTTP, HTTPS "
@@ -18,5 +17,5 @@ EXAMPLES = [
 
 
 def build(ctx: Context) -> gr.Tab:
-    return build_text_task(TextTask("summarization", "summarize", summarize,
+    return build_text_task(TextTask("summarization", "summarize", generation_answers("summarization"),
                                     lambda **kw: gr.Textbox(lines=3, buttons=["copy"], **kw), EXAMPLES), ctx)

@@ -99,6 +99,8 @@ def status_html(job: Job | None, language: str) -> str:
     state = text(language, f"status.{status_key(job)}")
     if job.state == "queued":
         detail = text(language, "train.position", position=job.position)
+        if job.starts_in_s is not None:
+            detail += " · " + text(language, "train.starts_in", eta=format_seconds(job.starts_in_s))
     else:
         parts = [f"{text(language, 'train.step')} {p.step}/{p.total_steps or '?'}"]
         if p.loss is not None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from models.inference import translate
 from ui.common import Context
-from ui.task_tab import TextTask, build_text_task
+from ui.task_tab import TextTask, build_text_task, generation_answers
 
 EXAMPLES = [
     "This package contains the shared runtime library.",
@@ -16,5 +15,5 @@ EXAMPLES = [
 
 
 def build(ctx: Context) -> gr.Tab:
-    return build_text_task(TextTask("translation", "translate", translate,
+    return build_text_task(TextTask("translation", "translate", generation_answers("translation"),
                                     lambda **kw: gr.Textbox(lines=4, buttons=["copy"], **kw), EXAMPLES), ctx)
