@@ -124,8 +124,18 @@ def round_rows(count: int, label: str, solo: list[Reply], wall: float, together:
     ]
 
 
+def fresh_questions() -> None:
+    """Forget the prompts the engine has read: each round asks its questions for the first time (what
+    a class shares is the chat template's beginning, not whole questions)."""
+    from models.inference import engine, resolve_target
+
+    engine(resolve_target("chat").loaded).prefixes.clear()
+
+
 def chat_round_rows(count: int, quick: bool) -> list[Row]:
+    fresh_questions()
     solo = one_at_a_time(count)
+    fresh_questions()
     wall, together = all_at_once(count)
     return round_rows(count, f"{count} students chatting at once", solo, wall, together, goals=not quick)
 
@@ -262,6 +272,7 @@ def training_rows(quick: bool) -> list[Row]:
     from models.registry import DEFAULT_BASE
 
     count = 4 if quick else 8
+    fresh_questions()
     quiet = all_at_once(count)[1]  # the same round without training, for reference
     data = load_examples(DATA.parent / "examples" / "sentiment_reviews.csv", "sentiment")
     config = make_config("sentiment", "quick", base=DEFAULT_BASE["sentiment"], max_steps=20 if quick else 60,
@@ -274,6 +285,7 @@ def training_rows(quick: bool) -> list[Row]:
             if time.monotonic() > deadline:
                 raise RuntimeError("the training job did not start")
             time.sleep(0.2)
+        fresh_questions()
         wall, busy = all_at_once(count)
         finished = jobs.wait(job.id, 900)
     finally:

@@ -118,6 +118,13 @@ def matmul_peak(dtype: Any, repeat: int) -> float:
     return 2 * MATMUL_SIZE**3 / min(timings(lambda: torch.matmul(a, b), repeat, warmup=2))
 
 
+def native_bf16() -> bool:
+    """Whether this machine multiplies bf16 in hardware (a GPU with bf16, a CPU with AMX or AVX-512 BF16)."""
+    from finetune.precision import resolve_precision
+
+    return resolve_precision("auto") == "bf16"
+
+
 def percentile(values: list[float], q: float) -> float:
     """Linear interpolation between the two nearest ranks (numpy's default)."""
     ordered = sorted(values)

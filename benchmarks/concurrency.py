@@ -160,10 +160,10 @@ def _bare_body_rows(loaded: Any, texts: list[str], rounds: int) -> list[Row]:
     """The bare MiniLM body (no adapters, no batcher) on the same reviews: in one batch vs one at a time,
     the most batching can give on this CPU; and what `torch.compile` (inductor) would give, measured
     rather than assumed, compiled for that one input shape."""
-    def encode(rows: list[str]) -> dict[str, torch.Tensor]:
+    def inputs(rows: list[str]) -> dict[str, torch.Tensor]:
         return encode(loaded.tokenizer, rows, loaded.spec.max_input_tokens, loaded.model.device)
 
-    together, alone = encode(texts), [encode([text]) for text in texts]
+    together, alone = inputs(texts), [inputs([text]) for text in texts]
     body = loaded.model.get_base_model()
     with loaded.lock, torch.inference_mode(), loaded.model.disable_adapter():
         eager_ms = 1000 * min(timings(lambda: body(**together), rounds))

@@ -143,3 +143,23 @@ def release_openmp_threads() -> None:
     library = _openmp_library()
     if library is not None:
         library.omp_pause_resource_all(1)  # omp_pause_soft: the calling thread's pool only
+
+
+@lru_cache(maxsize=1)
+def _c_library() -> Any:
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+
+
+def return_free_memory() -> None:
+    """Give the memory freed since the last call back to the system (glibc's `malloc_trim`).
+
+    An engine's sequences allocate their key/value buffers as they grow and free them when they end;
+    glibc keeps freed blocks for reuse, so after a class's burst of replies the app would keep the
+    peak's memory for good (the load test saw +480 MiB). Called when an engine falls idle. A no-op
+    where the C library is not glibc."""
+    library = _c_library()
+    if library is not None and hasattr(library, "malloc_trim"):
+        library.malloc_trim(0)

@@ -21,7 +21,7 @@ from peft import PeftModel
 
 from models import activity, mixed_lora
 from models.adapters import WEIGHTS_FILE, AdapterError, AdapterInfo, adapter_key, find_adapter
-from models.batching import batcher, release_openmp_threads
+from models.batching import batcher, release_openmp_threads, return_free_memory
 from models.engine import Engine, Scheduler, Stream, follow
 from models.generation import (chat_message_budget, chat_prompt_messages, chat_request, clip_text, first_line,
                                generate_texts, sentiment_probabilities, text_budget, text_request)
@@ -129,6 +129,8 @@ def detach(info: AdapterInfo) -> None:
                 loaded.model.delete_adapter(key)
                 mixed_lora.forget_stacked(loaded.model)
                 del loaded.adapters[key]
+                if loaded.engine is not None:
+                    loaded.engine.prefixes.forget(key)
 
 
 def resolve_target(task: str, adapter: str | None = None, base: str | None = None,
@@ -230,11 +232,16 @@ class ChatTurn:
     system: str | None = None
 
 
+def _after_requests() -> None:
+    release_openmp_threads()
+    return_free_memory()
+
+
 def engine(loaded: LoadedBase) -> Engine:
     """The continuous-batching engine of a causal base (made on first use)."""
     with _CREATING:
         if loaded.engine is None:
-            loaded.engine = Engine(lambda: loaded.model, loaded.lock, Scheduler(), release_openmp_threads,
+            loaded.engine = Engine(lambda: loaded.model, loaded.lock, Scheduler(), _after_requests,
                                    activity.engine_busy)
         return loaded.engine
 

@@ -70,15 +70,14 @@ def _stacked_weights(module: Any, adapters: tuple[str, ...]) -> tuple[torch.Tens
     version is kept, so an adapter updated in place is never served from a stale copy;
     `forget_stacked` drops the copies when adapters are loaded or deleted. A few recent sets are
     kept per layer."""
-    cache: dict[tuple[str, ...], tuple[dict[str, tuple[int, int]], torch.Tensor, torch.Tensor]]
+    cache: dict[tuple[str, ...], tuple[dict[str, tuple[int, int]], torch.Tensor, torch.Tensor, tuple[Any, ...]]]
     cache = module.__dict__.setdefault("_stacked_lora", {})
-    exact = cache.get(adapters)  # the usual case, checked first: every layer of every step asks for it
-    if exact is not None and all(exact[0][name] == (module.lora_A[name].weight._version,
-                                                    module.lora_B[name].weight._version) for name in adapters):
-        return exact[1], exact[2], list(range(len(adapters)))
+    exact = cache.get(adapters)  # the usual case, checked first: every layer of every step asks for it,
+    if exact is not None and all(parameter._version == version for parameter, version in exact[3]):
+        return exact[1], exact[2], list(range(len(adapters)))  # so it reads the kept parameters directly
     weights = {name: (module.lora_A[name].weight, module.lora_B[name].weight, module.scaling[name]) for name in adapters}
     versions = {name: (a._version, b._version) for name, (a, b, _) in weights.items()}
-    for stacked, (stacked_versions, stacked_a, stacked_b) in reversed(cache.items()):  # the latest first
+    for stacked, (stacked_versions, stacked_a, stacked_b, _) in reversed(cache.items()):  # the latest first
         if all(stacked_versions.get(name) == versions[name] for name in adapters):
             return stacked_a, stacked_b, [stacked.index(name) for name in adapters]
     if len(cache) >= STACKED_SETS_KEPT:
@@ -90,7 +89,8 @@ def _stacked_weights(module: Any, adapters: tuple[str, ...]) -> tuple[torch.Tens
     for i, (a, b, scaling) in enumerate(weights.values()):
         stacked_a[i, : a.shape[0]] = a
         stacked_b[i, : b.shape[1]] = (b * scaling).T
-    cache[adapters] = (versions, stacked_a, stacked_b)
+    kept = tuple((parameter, parameter._version) for a, b, _ in weights.values() for parameter in (a, b))
+    cache[adapters] = (versions, stacked_a, stacked_b, kept)
     return stacked_a, stacked_b, list(range(len(adapters)))
 
 

@@ -178,6 +178,21 @@ def test_one_owner_gets_a_fair_share_and_the_others_go_past_it():
     assert [s.owner for s in scheduler.active] == ["a", "b", "c", "a"]
 
 
+def test_long_sequences_wait_for_cache_room_but_one_alone_always_runs():
+    from models.engine.scheduler import Sequence
+
+    scheduler = Scheduler(max_tokens=100)
+    huge, small, other = (Sequence(GenerationRequest(tuple(range(n)), max_new_tokens=10)) for n in (150, 30, 50))
+    for sequence in (huge, small, other):
+        scheduler.add(sequence)
+    assert scheduler.admit() == [huge]  # alone: let in although it needs 160
+    scheduler.remove(huge)
+    assert scheduler.admit() == [small, other]  # 40 + 60 tokens fit the 100
+    late = Sequence(GenerationRequest((1,), max_new_tokens=10))
+    scheduler.add(late)
+    assert scheduler.admit() == [] and scheduler.ahead() == {late: 0}
+
+
 def test_prompt_chunks_stay_within_the_budget_while_others_decode():
     from models.engine.scheduler import Sequence
 
@@ -201,3 +216,30 @@ def test_generate_all_runs_a_batch_in_the_callers_thread(tiny_adapters):
     engine = _engine(loaded, max_active=3)
     assert engine.generate_all(requests) == [_alone(loaded, request) for request in requests]
     assert engine._worker is None
+
+
+def test_a_prompt_that_begins_like_an_earlier_one_reuses_its_keys_and_gets_the_same_tokens(tiny_adapters):
+    loaded = load_base("tiny-gemma3")  # with a sliding window (16) shorter than the shared prefix
+    frame = " ".join(PROMPTS * 2)
+    first, second = (GenerationRequest(_ids(loaded.tokenizer, f"{frame} {tail}"), max_new_tokens=12)
+                     for tail in ("Hi.", "Thank you."))
+    engine = _engine(loaded)
+    assert engine.submit(first).tokens() == _alone(loaded, first)
+    assert engine.submit(second).tokens() == _alone(loaded, second)
+    shared = next(i for i, (a, b) in enumerate(zip(first.prompt, second.prompt)) if a != b)
+    assert engine.prefixes.hits == 1 and engine.prefixes.reused_tokens == shared > 16
+
+
+def test_a_conversations_next_turn_reuses_the_whole_previous_turn(tiny_adapters):
+    loaded = load_base("tiny-llama")
+    key = _adapter_keys(loaded, tiny_adapters, ["llama-translation-a"])[0]
+    engine = _engine(loaded)
+    turn = GenerationRequest(_ids(loaded.tokenizer, PROMPTS[2]), adapter=key, max_new_tokens=6)
+    reply = engine.submit(turn).tokens()
+    following = GenerationRequest((*turn.prompt, *reply, *_ids(loaded.tokenizer, " And then?")), adapter=key,
+                                  max_new_tokens=6)
+    assert engine.submit(following).tokens() == _alone(loaded, following)
+    assert engine.prefixes.reused_tokens == len(turn.prompt) + len(reply) - 1  # all it had read
+    other_adapter = GenerationRequest(following.prompt, max_new_tokens=6)  # the bare base: nothing to reuse
+    assert engine.submit(other_adapter).tokens() == _alone(loaded, other_adapter)
+    assert engine.prefixes.hits == 1

@@ -63,13 +63,18 @@ def _streams(value: type) -> Callable[[Callable[..., Iterator[Any]]], Callable[.
     return mark
 
 
+def _written(task: str, text: str, adapter: str, workspace: str, request: gr.Request | None) -> Iterator[str]:
+    """A translation or summary as it is written."""
+    key = _checked(text, task, adapter, workspace)
+    yield from _texts(inference.generation_streams(task, [(text, key)], workspace=workspace or None,
+                                                   owner=_owner(workspace, request)))
+
+
 @_streams(str)
 def translate(text: str, adapter: str = BASE_CHOICE, workspace: str = "",
               request: gr.Request = None) -> Iterator[str]:  # type: ignore[assignment]
     """English to Spanish."""
-    key = _checked(text, "translation", adapter, workspace)
-    yield from _texts(inference.generation_streams("translation", [(text, key)], workspace=workspace or None,
-                                                   owner=_owner(workspace, request)))
+    yield from _written("translation", text, adapter, workspace, request)
 
 
 def sentiment(text: str, adapter: str = BASE_CHOICE, workspace: str = "") -> dict[str, float]:
@@ -85,9 +90,7 @@ def sentiment(text: str, adapter: str = BASE_CHOICE, workspace: str = "") -> dic
 def summarize(text: str, adapter: str = BASE_CHOICE, workspace: str = "",
               request: gr.Request = None) -> Iterator[str]:  # type: ignore[assignment]
     """A one-line summary."""
-    key = _checked(text, "summarization", adapter, workspace)
-    yield from _texts(inference.generation_streams("summarization", [(text, key)], workspace=workspace or None,
-                                                   owner=_owner(workspace, request)))
+    yield from _written("summarization", text, adapter, workspace, request)
 
 
 @_streams(str)

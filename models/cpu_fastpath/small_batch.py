@@ -37,16 +37,25 @@ class SmallBatchLinear(torch.nn.Linear):
         return out.view(*x.shape[:-1], self.out_features)
 
 
-def use_small_batch_matmuls(model: torch.nn.Module, sample_layers: int = 24, repeat: int = 5) -> int:
+SAMPLE_BYTES = 64 << 20  # more than a CPU cache holds, so that both forms read the weights from memory
+LARGEST_SAMPLED = 16 << 20  # (an LM head of hundreds of MB would make the measurement take seconds)
+
+
+def use_small_batch_matmuls(model: torch.nn.Module, repeat: int = 3) -> int:
     """Make the model's plain linear layers `SmallBatchLinear` and measure up to how many rows W @ x^T
-    pays here (on the largest `sample_layers` weights, more than a CPU cache holds, so that both forms
-    read them from memory as a decoding step does). Returns that number (0: never)."""
+    pays here, on a sample of its weights (about SAMPLE_BYTES, read as a decoding step reads them).
+    Returns that number (0: never)."""
     layers = [module for module in model.modules() if type(module) is torch.nn.Linear
               and module.weight.dtype == torch.float32 and "forward" not in module.__dict__]  # (not a bf16 head)
     for layer in layers:
         layer.__class__ = SmallBatchLinear
-    sample = sorted(layers, key=lambda layer: layer.weight.numel(), reverse=True)[:sample_layers]
-    rows = calibrate([layer.weight for layer in sample], repeat)
+    sample, size = [], 0
+    for layer in sorted(layers, key=lambda layer: layer.weight.numel(), reverse=True):
+        weight_bytes = layer.weight.numel() * layer.weight.element_size()
+        if weight_bytes <= LARGEST_SAMPLED and size < SAMPLE_BYTES:
+            sample.append(layer.weight)
+            size += weight_bytes
+    rows = calibrate(sample, repeat) if sample else 0
     for layer in layers:
         layer.transposed_rows = rows
     return rows

@@ -61,6 +61,16 @@ class SequenceKV:
         self.keys[layer][:, :, self.length: end] = keys
         self.values[layer][:, :, self.length: end] = values
 
+    def load(self, keys: dict[int, torch.Tensor], values: dict[int, torch.Tensor]) -> None:
+        """Start from copies of another sequence's first keys and values (a shared prompt prefix)."""
+        length = next(iter(keys.values())).shape[2]
+        self.capacity = max(self.capacity, length)
+        for kept, given in ((self.keys, keys), (self.values, values)):
+            for layer, tensor in given.items():
+                kept[layer] = tensor.new_empty(1, tensor.shape[1], self.capacity, tensor.shape[3])
+                kept[layer][:, :, :length] = tensor
+        self.length = length
+
 
 @dataclass(frozen=True)
 class Span:
@@ -128,6 +138,7 @@ def ragged_attention(module: torch.nn.Module, query: torch.Tensor, key: Any, val
         return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
     window = kwargs.pop("sliding_window", None)
     kwargs.pop("is_causal", None)
+    plain = not any(kwargs.get(name) is not None for name in ("softcap", "position_bias", "s_aux"))
     outputs = []
     for span in key.cache.spans:
         first, mask = _visible(span.kv, span.count, window)
@@ -135,9 +146,22 @@ def ragged_attention(module: torch.nn.Module, query: torch.Tensor, key: Any, val
         keys = span.kv.keys[key.layer][:, :, first:end]
         values = span.kv.values[key.layer][:, :, first:end]
         queries = query[:, :, span.start: span.start + span.count]
-        output, _ = sdpa_attention_forward(module, queries, keys, values, mask, is_causal=True, **kwargs)
-        outputs.append(output)
+        if span.count == 1 and plain:
+            outputs.append(_one_query(queries, keys, values, kwargs.get("scaling")))
+        else:
+            outputs.append(sdpa_attention_forward(module, queries, keys, values, mask, is_causal=True, **kwargs)[0])
     return torch.cat(outputs, dim=1), None
+
+
+def _one_query(query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, scaling: float | None) -> torch.Tensor:
+    """A decoding token's attention to every key it may see, laid out (1, 1, heads, head_dim) as transformers'
+    sdpa returns it. What `sdpa_attention_forward` does for one query, without its checks, which cost about
+    as much as the attention itself at this size: the query heads that share a key head become that head's
+    rows (pack_gqa), so the keys are never copied per query head."""
+    heads, groups = query.shape[1], keys.shape[1]
+    packed = query.reshape(1, groups, heads // groups, query.shape[-1])
+    output = torch.nn.functional.scaled_dot_product_attention(packed, keys, values, scale=scaling)
+    return output.reshape(1, heads, 1, query.shape[-1]).transpose(1, 2)
 
 
 def use_ragged_attention(model: Any) -> None:

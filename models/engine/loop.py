@@ -20,6 +20,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
+from models.engine.prefix_cache import PrefixCache
 from models.engine.runner import Outcome, run_step
 from models.engine.scheduler import GenerationRequest, Scheduler, Sequence
 
@@ -104,11 +105,11 @@ class Engine:
     wrapped by peft once adapters are attached), `lock` is held for every step."""
 
     def __init__(self, model_of: Callable[[], Any], lock: Any, scheduler: Scheduler | None = None,
-                 release_threads: Callable[[], None] = lambda: None,
-                 on_busy: Callable[[bool], None] = lambda busy: None):
+                 when_idle: Callable[[], None] = lambda: None, on_busy: Callable[[bool], None] = lambda busy: None):
         self.model_of, self.lock = model_of, lock
         self.scheduler = scheduler or Scheduler()
-        self.release_threads, self.on_busy = release_threads, on_busy
+        self.when_idle, self.on_busy = when_idle, on_busy
+        self.prefixes = PrefixCache()  # used by the loop's thread only
         self._streams: dict[Sequence, Stream] = {}
         self._changed = threading.Condition()
         self._worker: threading.Thread | None = None
@@ -182,13 +183,17 @@ class Engine:
                 if not self.scheduler.waiting and not self.scheduler.active:
                     if self._changed.wait(HOLD_S if holding else IDLE_S):
                         continue
-                    if holding:
+                    if holding:  # idle for HOLD_S: give the cores' threads and the freed memory back
                         holding = False
-                        self.release_threads()
+                        self.when_idle()
                         continue
                     self._worker = None
                     return
                 self._admit()
+                starting = [s for s in self.scheduler.active if s.fed == 0 and s.kv.length == 0]
+            for sequence in starting:
+                self.prefixes.reuse(sequence)
+            with self._changed:
                 chunks = self.scheduler.plan()
             self.step_sizes.append(len(chunks))
             self._deliver(self._step(chunks))
@@ -208,6 +213,9 @@ class Engine:
         return results
 
     def _deliver(self, results: list[Outcome | tuple[Sequence, BaseException]]) -> None:
+        for result in results:  # a prompt just read, or a finished reply (a conversation's next turn reuses it)
+            if isinstance(result, Outcome) and (result.finished or len(result.sequence.generated) == 1):
+                self.prefixes.remember(result.sequence)
         with self._changed:
             for result in results:
                 if isinstance(result, Outcome):

@@ -82,7 +82,10 @@ class Scheduler:
 
     max_active: int = 32
     max_per_owner: int = 4
-    prefill_budget: int = 128
+    # Tokens the running sequences may hold in their caches at most (prompt + cap on new tokens each):
+    # SmolLM2 keeps 46 KB per token in fp32, so a line of long conversations cannot exhaust the memory.
+    max_tokens: int = 16_384
+    prefill_budget: int = 256
     idle_prefill_budget: int = 1024
     waiting: list[Sequence] = field(default_factory=list)
     active: list[Sequence] = field(default_factory=list)
@@ -97,18 +100,21 @@ class Scheduler:
                 group.remove(sequence)
 
     def admit(self) -> list[Sequence]:
-        """Move waiting sequences into the running set, in order, while there is room; an owner who
-        already runs `max_per_owner` waits for one of its own to end (others go past it)."""
+        """Move waiting sequences into the running set, in order, while there is room (places and cache
+        tokens); an owner who already runs `max_per_owner` waits for one of its own to end (others go
+        past it). A sequence alone is always let in, however long."""
         running = Counter(s.owner for s in self.active)
+        reserved = sum(s.kv.limit for s in self.active)
         admitted = []
         for sequence in list(self.waiting):
-            if len(self.active) >= self.max_active:
+            if len(self.active) >= self.max_active or (self.active and reserved + sequence.kv.limit > self.max_tokens):
                 break
             if sequence.owner is not None and running[sequence.owner] >= self.max_per_owner:
                 continue
             self.waiting.remove(sequence)
             self.active.append(sequence)
             running[sequence.owner] += 1
+            reserved += sequence.kv.limit
             admitted.append(sequence)
         return admitted
 
