@@ -62,9 +62,9 @@ def quiet() -> None:
     """Keep the output to the tables: no progress bars or library warnings."""
     import warnings
 
-    import transformers
+    from models import quiet_libraries
 
-    transformers.utils.logging.disable_progress_bar()
+    quiet_libraries()
     warnings.filterwarnings("ignore")
 
 

@@ -72,8 +72,10 @@ def ask(message: str, persona: str | None, owner: str) -> Reply:
     return Reply(first if first is not None else end, end, text)
 
 
-def one_at_a_time(count: int) -> list[Reply]:
-    return [ask(message, PERSONAS[i % 4], f"student-{i}") for i, message in enumerate(messages(count))]
+def one_at_a_time(count: int, known: list[Reply] = ()) -> list[Reply]:
+    """Each request alone, in order; `known`: the replies of the first ones, measured already."""
+    return list(known) + [ask(message, PERSONAS[i % 4], f"student-{i}")
+                          for i, message in enumerate(messages(count)) if i >= len(known)]
 
 
 def all_at_once(count: int) -> tuple[float, list[Reply]]:
@@ -132,12 +134,13 @@ def fresh_questions() -> None:
     engine(resolve_target("chat").loaded).prefixes.clear()
 
 
-def chat_round_rows(count: int, quick: bool) -> list[Row]:
+def chat_round_rows(count: int, quick: bool, known: list[Reply] = ()) -> tuple[list[Row], list[Reply]]:
+    """The round's rows, and the solo replies (a larger round reuses them: it asks the same first questions)."""
     fresh_questions()
-    solo = one_at_a_time(count)
+    solo = one_at_a_time(count, known)
     fresh_questions()
     wall, together = all_at_once(count)
-    return round_rows(count, f"{count} students chatting at once", solo, wall, together, goals=not quick)
+    return round_rows(count, f"{count} students chatting at once", solo, wall, together, goals=not quick), solo
 
 
 def decode_rows(quick: bool) -> list[Row]:
@@ -169,7 +172,7 @@ def decode_rows(quick: bool) -> list[Row]:
     for rows in (1, 16) if quick else DECODE_ROWS:
         mixed, bare = decoding(rows, True), decoding(rows, False)
         times: dict[bool, list[float]] = {True: [], False: []}
-        for _ in range(3 if quick else 9):  # interleaved: the two sides see the same machine
+        for _ in range(3 if quick else 7):  # interleaved: the two sides see the same machine
             times[True].append(step_s(mixed))
             times[False].append(step_s(bare))
         speed[rows, True], speed[rows, False] = (rows / median(times[side]) for side in (True, False))
@@ -198,7 +201,7 @@ def plain_batch_speed(loaded, quick: bool) -> dict[int, float]:
                                                    else nullcontext()):
             output = model(input_ids=ids, use_cache=True, logits_to_keep=1)
             cache, token = output.cache, output.logits[:, -1].argmax(-1)[:, None]
-            for step in range(4 if quick else 10):
+            for step in range(4 if quick else 8):
                 started = time.perf_counter()
                 output = model(input_ids=token, cache=cache, use_cache=True, logits_to_keep=1,
                                position_ids=torch.full((rows, 1), 60 + step))
@@ -275,7 +278,7 @@ def training_rows(quick: bool) -> list[Row]:
     fresh_questions()
     quiet = all_at_once(count)[1]  # the same round without training, for reference
     data = load_examples(DATA.parent / "examples" / "sentiment_reviews.csv", "sentiment")
-    config = make_config("sentiment", "quick", base=DEFAULT_BASE["sentiment"], max_steps=20 if quick else 60,
+    config = make_config("sentiment", "quick", base=DEFAULT_BASE["sentiment"], max_steps=10 if quick else 30,
                          epochs=100)
     jobs = JobQueue()
     try:
@@ -311,7 +314,7 @@ def generate_batch_row(quick: bool) -> Row:
 
     loaded = resolve_target("chat").loaded
     prompts = [loaded.tokenizer.apply_chat_template([{"role": "user", "content": m}], add_generation_prompt=True,
-                                                    return_dict=True)["input_ids"] for m in messages(4 if quick else 16)]
+                                                    return_dict=True)["input_ids"] for m in messages(4 if quick else 8)]
     copy, _ = load_pretrained(loaded.spec)
     config = GenerationConfig(max_new_tokens=200, do_sample=False, eos_token_id=copy.generation_config.eos_token_id,
                               pad_token_id=loaded.tokenizer.pad_token_id)
@@ -339,9 +342,11 @@ def run(quick: bool) -> list[Row]:
         resolve_target("chat", persona)
     ask(messages(1)[0], PERSONAS[1], "warm-up")
     like_a_server()
-    rows = decode_rows(quick) + single_stream_rows(quick) + chat_round_rows(4 if quick else 16, quick)
+    rows = decode_rows(quick) + single_stream_rows(quick)
+    sixteen, solo = chat_round_rows(4 if quick else 16, quick)
+    rows += sixteen
     if not quick:
-        rows += chat_round_rows(30, quick)
+        rows += chat_round_rows(30, quick, solo)[0]
     rows += training_rows(quick) + [generate_batch_row(quick)]
     release_memory()
     return rows

@@ -6,8 +6,8 @@ what the tabs do on first use). Memory is the child's resident set after it has 
 weight once (safetensors are memory-mapped, so pages count only once a request touches them). The time runs from just
 before the process is spawned to the moment everything is loaded, so it includes the Python
 start and the imports. First start: an empty LORA_PLAYGROUND_HOME, so the packaged GGUF weights
-are dequantized and cached; cached start: the same folder again. --quick skips the first start
-and uses the current cache.
+are dequantized and cached, once per machine (about two minutes on a 2-core CPU, in no goal:
+`python -m benchmarks.startup --first-start` measures it); cached start: the usual cache folder.
 """
 
 from __future__ import annotations
@@ -85,16 +85,16 @@ def _stages(report: dict) -> str:
     return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in report["stages"].items())
 
 
-def run(quick: bool) -> list[Row]:
-    rows = []
+def first_start() -> Row:
     with tempfile.TemporaryDirectory(prefix="lora-playground-home-") as home:
-        if not quick:
-            first = start(home)
-            rows.append(Row(NAME, "first start (empty cache: dequantize GGUF)", first["seconds"], "s",
-                            note=_stages(first)))
-        cached = start(None if quick else home)
+        first = start(home)
+    return Row(NAME, "first start (empty cache: dequantize GGUF)", first["seconds"], "s", note=_stages(first))
+
+
+def run(quick: bool) -> list[Row]:
+    cached = start(None)
     label = "app import + " if cached["app"] else ""
-    rows += [
+    return [
         Row(NAME, f"cached start ({label}all default bases + shipped adapters)", cached["seconds"], "s",
             goal=Goal("ours", "<=", 10), note=_stages(cached)),
         Row(NAME, "resident memory, everything loaded and every weight read once (RSS)", cached["rss"] / 2**30,
@@ -102,10 +102,13 @@ def run(quick: bool) -> list[Row]:
             note=f"{cached['rss_at_ready'] / 2**30:.2f} GiB right after loading (weights memory-mapped); "
                  f"peak {cached['peak'] / 2**30:.2f} GiB"),
     ]
-    return rows
 
 
 if __name__ == "__main__" and "--child" in sys.argv:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     child()
+elif __name__ == "__main__" and "--first-start" in sys.argv:
+    from benchmarks.common import table
+
+    print(table([first_start()]))

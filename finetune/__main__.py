@@ -13,6 +13,7 @@ from pathlib import Path
 
 from finetune.config import METHODS, PRECISIONS, PRESETS, ConfigError, help_texts, make_config
 from finetune.data.upload import DataValidationError, load_examples_or_raise
+from models import quiet_libraries
 from models.registry import TASKS
 
 
@@ -124,10 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         print(results_table())
         return 0
 
-    import transformers
-
-    transformers.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
+    quiet_libraries()
     try:
         if args.command == "train":
             return _train(args)

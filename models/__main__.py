@@ -21,10 +21,11 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("list", help="List base models and adapters.")
     args = parser.parse_args(argv)
 
-    from models import inference
+    from models import inference, quiet_libraries
     from models.adapters import list_adapters
     from models.registry import list_specs
 
+    quiet_libraries()
     if args.command == "list":
         for spec in list_specs():
             print(f"base     {spec.key:26} {spec.hub_id:40} {', '.join(spec.tasks)}")
