@@ -41,7 +41,7 @@ reproduce: install
 	$(PY) -m finetune.persona_eval
 
 data: install-dev
-	$(PY) -m finetune.data build
+	$(PY) -m tools.build_data
 
 benchmark: install-dev
 	$(PY) -m benchmarks

@@ -14,9 +14,7 @@ imports this file again (as `__mp_main__`) before it starts; it should not pay f
 from __future__ import annotations
 
 import argparse
-import json
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -25,21 +23,10 @@ if TYPE_CHECKING:
     from finetune.jobs import JobQueue
     from ui.common import Settings
 
-MODELS_ENV = "LORA_PLAYGROUND_MODELS"
 # Gradio refuses bigger uploads before they reach the disk; smaller ones get our own, clearer limits.
 # Each streamed reply holds one of gradio's worker threads while it is written (40 by default): a class
 # of thirty in compare mode, with the pages' polls, needs more.
 LAUNCH_OPTIONS = {"max_file_size": "200mb", "max_threads": 128}
-
-
-def register_models_file(path: str | os.PathLike) -> None:
-    """Register the base models listed in a JSON file and make them the defaults it names."""
-    from models.registry import DEFAULT_BASE, BaseModelSpec, register
-
-    listing = json.loads(Path(path).read_text(encoding="utf-8"))
-    for entry in listing.get("models", []):
-        register(BaseModelSpec(**{**entry, "tasks": tuple(entry["tasks"])}))
-    DEFAULT_BASE.update(listing.get("defaults", {}))
 
 
 def build_demo(settings: Settings | None = None, jobs: JobQueue | None = None) -> gr.Blocks:
@@ -88,8 +75,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     args = parser.parse_args(argv)
-    if os.environ.get(MODELS_ENV):
-        register_models_file(os.environ[MODELS_ENV])
+    from models.registry import register_models_from_env
+
+    register_models_from_env()
 
     from finetune.jobs import JobQueue
     from ui.common import Settings

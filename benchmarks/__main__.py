@@ -86,6 +86,7 @@ def render(command: str, info: dict[str, str], sections: list, total: float, qui
     for benchmark, section_rows, seconds in sections:
         parts += [f"\n## {benchmark.TITLE}\n", (benchmark.__doc__ or "").split("\n", 1)[-1].strip(), "",
                   table(section_rows), f"\n({seconds:.0f} s)"]
+    parts += ["", (Path(__file__).with_name("design_notes.md")).read_text(encoding="utf-8").strip()]
     return "\n".join(parts) + "\n"
 
 

@@ -270,7 +270,7 @@ def single_stream_rows(quick: bool) -> list[Row]:
 def training_rows(quick: bool) -> list[Row]:
     """8 students chat while a training job (a worker process, as the Train tab starts it) trains."""
     from finetune.config import make_config
-    from finetune.data.upload import load_examples
+    from finetune.data import load_examples
     from finetune.jobs import DONE, JobQueue
     from models.registry import DEFAULT_BASE
 

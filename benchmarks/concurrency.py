@@ -32,7 +32,7 @@ from benchmarks.common import (Goal, Row, adapter_variant, like_a_server, releas
                                texts_of_words, timings)
 from models import inference
 from models.generation import encode, first_line, text_request
-from models.loading import Bf16MatmulLinear
+from models.cpu_fastpath.bf16 import Bf16MatmulLinear
 
 NAME = "concurrency"
 TITLE = "Concurrency (8 requests, 8 adapters, one base)"
@@ -51,7 +51,7 @@ def _translations(loaded: Any, rows: list[tuple[str, str | None]]) -> list[str]:
 CASES = {
     "translation": ("translation-en-es", inference.translate, _translations,
                     "translation/test.jsonl", "source", 15, {True: 1, False: 3}),
-    "sentiment": ("sentiment-movies", inference.classify_sentiment, inference._sentiment_rows,
+    "sentiment": ("sentiment-movies", inference.classify_sentiment, inference._classified_rows,
                   "sentiment/test.jsonl", "text", 30, {True: 3, False: 15}),
 }
 
@@ -119,7 +119,7 @@ def _case(task: str, quick: bool, scratch: Path) -> list[Row]:
     together_s, together = _best(lambda: _together([lambda t=text, f=folder: call(t, adapter=f)
                                                      for text, folder in zip(texts, folders)]), rounds[quick])
     sizes = (f"steps: up to {max(loaded.engine.step_sizes)} sequences at once" if task == "translation"
-             else f"batches (last round): {_last_round(list(loaded.batchers[task].batch_sizes))}")
+             else f"batches (last round): {_last_round(list(loaded.batchers['classify'].batch_sizes))}")
     rows = [Row(NAME, f"{task}: requests/s, 8 adapters at once vs one at a time", REQUESTS / together_s, "req/s",
                 REQUESTS / alone_s, Goal("ratio", ">=", 3) if task == "translation" else None,
                 f"{sizes}; {_agreement(together, alone)}")]
@@ -135,7 +135,7 @@ def _case(task: str, quick: bool, scratch: Path) -> list[Row]:
 
 def _body_row(task: str, one_batch: Callable[[], Any], layers: list[Bf16MatmulLinear], rounds: int) -> Row:
     """The 8 rows in one batch with the body multiplying in bf16, as served on CPUs with bf16 units
-    (`models.loading.use_bf16_body_matmuls`), vs the same batch in fp32: the `layers` are put back to
+    (`models.cpu_fastpath.bf16.use_bf16_body_matmuls`), vs the same batch in fp32: the `layers` are put back to
     plain `nn.Linear` (their fp32 weights never left) for the fp32 timings."""
     unit, scale = ("s", 1) if task == "translation" else ("ms", 1000)
 
@@ -186,7 +186,7 @@ def _head_rows(served: torch.Tensor, quick: bool) -> list[Row]:
     """Why batched decoding gains less than the rows it adds: the LM head's matmul (gemma: 262k x 640,
     671 MB in fp32) for 8 rows costs several times the 1-row one in fp32 on this CPU, though it reads the
     same weights (the BLAS repacks the weight for a matrix product, not for a matrix-vector one). The app
-    keeps the head in bf16 where the CPU multiplies bf16 in hardware (`models.loading.use_bf16_output_head`)."""
+    keeps the head in bf16 where the CPU multiplies bf16 in hardware (`models.cpu_fastpath.bf16.use_bf16_output_head`)."""
     def head_ms(weight: torch.Tensor, rows: int) -> float:
         hidden = torch.randn(rows, weight.shape[1], dtype=weight.dtype)
         with torch.inference_mode():

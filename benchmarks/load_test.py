@@ -58,15 +58,14 @@ REQUESTS: dict[str, tuple[Any, ...]] = {
 
 def serve(port: int) -> None:
     """The app as `python app.py` runs it, plus a training job that outlasts the test."""
-    from app import LAUNCH_OPTIONS, MODELS_ENV, build_demo, register_models_file
+    from app import LAUNCH_OPTIONS, build_demo
     from finetune.config import make_config
-    from finetune.data.upload import load_examples
+    from finetune.data import load_examples
     from finetune.jobs import JobQueue
-    from models.registry import DEFAULT_BASE
+    from models.registry import DEFAULT_BASE, register_models_from_env
     from ui.common import Settings
 
-    if os.environ.get(MODELS_ENV):
-        register_models_file(os.environ[MODELS_ENV])
+    register_models_from_env()
     jobs = JobQueue()
     data = load_examples(ROOT / "assets" / "examples" / "sentiment_reviews.csv", "sentiment")
     config = make_config("sentiment", "quick", base=DEFAULT_BASE["sentiment"], max_steps=100_000, epochs=100)

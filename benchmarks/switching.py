@@ -36,7 +36,7 @@ def _call(task: str, target: inference.Target) -> Callable[[str], object]:
     loaded = target.loaded
     if task == "sentiment":
         text = "A warm, funny and beautifully acted film."
-        return lambda key: inference._sentiment_rows(loaded, [(text, key)])
+        return lambda key: inference._classified_rows(loaded, [(text, key)])
     inputs = loaded.tokenizer("English: The weather is nice today and we are going to the beach.\nSpanish:",
                               return_tensors="pt")
 

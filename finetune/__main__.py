@@ -9,12 +9,16 @@ import json
 import signal
 import sys
 import threading
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from finetune.config import METHODS, PRECISIONS, PRESETS, ConfigError, help_texts, make_config
-from finetune.data.upload import DataValidationError, load_examples_or_raise
+from transformers import HfArgumentParser
+
+from finetune.config import ConfigError, TrainConfig, make_config
+from finetune.data import DataValidationError, load_examples_or_raise
 from models import quiet_libraries
-from models.registry import TASKS
+from models.registry import register_models_from_env
+from models.tasks import task_names
 
 
 def _print_progress(progress) -> None:
@@ -26,32 +30,29 @@ def _print_progress(progress) -> None:
         print(f"[{progress.status}] {progress.message}", flush=True)
 
 
+@dataclass
+class TrainFiles:
+    """What `train` reads and where it saves; every other flag is a `TrainConfig` field."""
+
+    data: str = field(metadata={"help": "Training examples (CSV or JSONL, see README)."})
+    validation: str | None = field(default=None, metadata={
+        "help": "Validation examples (default: a split of --data)."})
+    name: str | None = field(default=None, metadata={"help": "Adapter name (saved in the user's adapter library)."})
+    output: str | None = field(default=None, metadata={"help": "Save the adapter to this folder instead of the library."})
+
+
 def _add_train(commands) -> None:
-    helps = help_texts()
-    train = commands.add_parser("train", help="Train a LoRA adapter on a CSV/JSONL file.")
-    train.add_argument("--task", choices=TASKS, required=True)
-    train.add_argument("--data", required=True, help="Training examples (CSV or JSONL, see README).")
-    train.add_argument("--validation", help="Validation examples (default: a split of --data).")
-    train.add_argument("--base", help=helps["base"])
-    train.add_argument("--name", help="Adapter name (saved in the user's adapter library).")
-    train.add_argument("--output", help="Save the adapter to this folder instead of the library.")
-    train.add_argument("--preset", choices=PRESETS, default="balanced", help=helps["preset"])
-    train.add_argument("--method", choices=METHODS, help=helps["method"])
-    train.add_argument("--init-adapter", dest="init_adapter", help=helps["init_adapter"])
-    train.add_argument("--precision", choices=PRECISIONS, help=helps["precision"])
-    for flag, kind in (("epochs", float), ("lr", float), ("rank", int), ("alpha", int), ("max-steps", int),
-                       ("batch-size", int), ("seed", int), ("max-length", int), ("freeze-layers", int)):
-        key = {"lr": "learning_rate"}.get(flag, flag.replace("-", "_"))
-        train.add_argument(f"--{flag}", type=kind, dest=key, help=helps[key])
+    """Flags from the dataclasses' fields and help metadata; a flag left out keeps the preset's value."""
+    train = commands.add_parser("train", help="Train a LoRA adapter on a CSV/JSONL file.",
+                                dataclass_types=[TrainFiles, TrainConfig], formatter_class=argparse.HelpFormatter)
+    train.set_defaults(**{f.name: None for f in fields(TrainConfig) if f.name not in ("task", "preset")})
 
 
 def _train(args: argparse.Namespace) -> int:
     from finetune.recipe import LoRARecipe, TrainingCancelled
     from models.adapters import sanitize_name, workspace_dir
 
-    overrides = {k: getattr(args, k) for k in ("base", "method", "epochs", "learning_rate", "rank", "alpha",
-                                                "max_steps", "batch_size", "seed", "max_length", "freeze_layers",
-                                                "init_adapter", "precision")}
+    overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name not in ("task", "preset")}
     config = make_config(args.task, args.preset, **overrides)
     data = load_examples_or_raise(args.data, args.task)
     for warning in data.warnings:
@@ -101,10 +102,10 @@ def _eval(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m finetune", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=HfArgumentParser)
     _add_train(commands)
     evaluate = commands.add_parser("eval", help="Measure a base model or an adapter on a labelled file.")
-    evaluate.add_argument("--task", choices=TASKS, required=True)
+    evaluate.add_argument("--task", choices=task_names(), required=True)
     evaluate.add_argument("--data", required=True)
     group = evaluate.add_mutually_exclusive_group()
     group.add_argument("--adapter", help="Adapter name or folder.")
@@ -126,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     quiet_libraries()
+    register_models_from_env()
     try:
         if args.command == "train":
             return _train(args)

@@ -6,22 +6,28 @@ Causal models learn only their answer: prompt and chat-template tokens get the l
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from typing import TYPE_CHECKING, Any
 
-from models.prompts import prompt_and_target
+from finetune.data.contract import quiet_datasets
+from models.tasks import get_task
+
+if TYPE_CHECKING:
+    from datasets import Dataset
 
 IGNORE = -100
 
 
 def encode_record(task: str, architecture: str, tokenizer: Any, record: dict[str, Any], max_length: int,
                   label2id: dict[str, int] | None = None) -> dict[str, list[int] | int]:
-    if task == "sentiment":
-        features = tokenizer(record["text"], truncation=True, max_length=max_length)
+    spec = get_task(task)
+    if spec.kind == "classify":
+        features = tokenizer(record[spec.input_column], truncation=True, max_length=max_length)
         return {"input_ids": features["input_ids"], "attention_mask": features["attention_mask"],
-                "labels": label2id[record["label"]]}
-    if task == "chat":
+                "labels": label2id[record[spec.output_column]]}
+    if spec.kind == "chat":
         return _encode_chat(tokenizer, record["messages"], max_length)
-    prompt, target = prompt_and_target(task, record, architecture)
+    prompt, target = spec.prompt_and_target(record, architecture)
     if architecture == "seq2seq":
         source = tokenizer(prompt, truncation=True, max_length=max_length)
         labels = tokenizer(text_target=target, truncation=True, max_length=max_length)["input_ids"]
@@ -49,10 +55,21 @@ def _encode_chat(tokenizer: Any, messages: list[dict[str, str]], max_length: int
             "labels": labels[:max_length]}
 
 
-def encode_all(task: str, architecture: str, tokenizer: Any, records: list[dict[str, Any]], max_length: int,
-               label2id: dict[str, int] | None = None) -> list[dict[str, Any]]:
-    """Encode every record, dropping those left with no trained token after truncation."""
-    encoded = [encode_record(task, architecture, tokenizer, r, max_length, label2id) for r in records]
-    if task == "sentiment":
+def encode_all(task: str, architecture: str, tokenizer: Any, records: list[dict[str, Any]] | Dataset,
+               max_length: int, label2id: dict[str, int] | None = None) -> Dataset:
+    """Every record encoded by `datasets`' `map` (the Trainer's train_dataset), dropping those left with
+    no trained token after truncation. The fingerprint is given, not hashed: hashing would pickle the
+    tokenizer, a large vocabulary, on every job."""
+    Dataset = quiet_datasets().Dataset
+    dataset = records if isinstance(records, Dataset) else Dataset.from_list(list(records))
+    step = uuid.uuid4().hex
+    encoded = dataset.map(lambda record: encode_record(task, architecture, tokenizer, record, max_length, label2id),
+                          remove_columns=dataset.column_names, new_fingerprint=f"encode-{step}", keep_in_memory=True)
+    if get_task(task).kind == "classify":
         return encoded
-    return [e for e in encoded if any(label != IGNORE for label in e["labels"])]
+    return encoded.filter(has_trained_token, new_fingerprint=f"trained-{step}", keep_in_memory=True)
+
+
+def has_trained_token(example: dict[str, Any]) -> bool:
+    """False for an example whose answer truncation cut away: it would teach nothing."""
+    return any(label != IGNORE for label in example["labels"])

@@ -28,10 +28,12 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import finetune.catalogue  # noqa: F401  (the words of the messages below)
 from finetune.config import TrainConfig
 from finetune.recipe import Progress
 from models import activity
 from models.adapters import recover_interrupted_saves, sanitize_name, workspace_dir
+from models.messages import LocalizedError
 from models.registry import DEFAULT_BASE, get_spec
 
 WAITING, RUNNING, DONE, CANCELLED, FAILED = "queued", "running", "done", "cancelled", "failed"
@@ -41,14 +43,11 @@ CANCEL_GRACE_S = 30.0
 # Training runs at a lower CPU priority than the app: on a 2-core machine the people waiting for an
 # answer come first, and an otherwise idle machine still trains at full speed (RELIABILITY.md, load test).
 WORKER_NICENESS = 10
-# Rough training speed on a 2-core CPU (examples per second at the presets' batch sizes), for estimates.
-EXAMPLES_PER_SECOND = {"minilm-l6": 70.0, "gemma-3-270m": 3.0, "smollm2-135m-instruct": 10.0}
-UNMEASURED_EXAMPLES_PER_SECOND = 5.0
 # Loading the base and measuring it before and after training, on top of the training time (rough).
 JOB_OVERHEAD_S = 20.0
 
 
-class JobLimitError(RuntimeError):
+class JobLimitError(LocalizedError, RuntimeError):
     """The workspace already has as many jobs waiting or running as it may."""
 
 
@@ -90,13 +89,12 @@ class _Worker:
 
 
 def estimate_seconds(config: TrainConfig, rows: int) -> float:
-    """Training time from rows x epochs (or max steps) over a speed measured on a 2-core CPU.
-    Model loading and the before/after evaluation come on top."""
+    """Training time from rows x epochs (or max steps) over the base's measured speed
+    (`BaseModelSpec.examples_per_second`). Model loading and the before/after evaluation come on top."""
     examples = rows * config.epochs
     if config.max_steps > 0:
         examples = min(examples, config.max_steps * config.batch_size)
-    base = config.base or DEFAULT_BASE[config.task]
-    return examples / EXAMPLES_PER_SECOND.get(base, UNMEASURED_EXAMPLES_PER_SECOND)
+    return examples / get_spec(config.base or DEFAULT_BASE[config.task]).examples_per_second
 
 
 def _work(payload: dict[str, Any], results: Any, cancel: Any, inference_busy: Any) -> None:
@@ -163,8 +161,7 @@ class JobQueue:
                 raise RuntimeError("The job queue is closed.")
             active = [j for j in self._jobs.values() if j.workspace == workspace and j.active]
             if self.max_active_per_workspace is not None and len(active) >= self.max_active_per_workspace:
-                raise JobLimitError(f"This workspace already has {len(active)} job(s) waiting or running; "
-                                    "wait for it to finish or stop it first.")
+                raise JobLimitError("job.limit", count=len(active))
             job = Job(uuid.uuid4().hex[:12], workspace, config.task, config,
                       destination.name if destination else None, kind,
                       estimated_s=estimate_seconds(config, len(records)) + JOB_OVERHEAD_S)

@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from finetune.data import read_jsonl
 from models.adapters import SHIPPED_DIR, read_adapter
 from models.generation import chat_replies
 from models.inference import BASE, attach
@@ -28,10 +29,6 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "assets" / "data" / "chat"
 PERSONAS = ("sarcastic", "cheerful", "professional")
 RESULT_FILE = SHIPPED_DIR / "persona_eval.json"
 QUESTION_FILES = {"test": DATA_DIR / "factual_test.jsonl", "validation": DATA_DIR / "factual_validation.jsonl"}
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def style_classifier(holdout: list[dict[str, str]], base_replies: list[str]) -> Any:
@@ -59,8 +56,8 @@ def evaluate_personas(adapter_dir: Path = SHIPPED_DIR, batch_size: int = 8,
     names = {BASE: BASE}
     for persona in PERSONAS:
         names[persona] = attach(loaded, read_adapter(adapter_dir / f"chat-{persona}"))
-    questions = _read_jsonl(questions_file)
-    style_prompts = [r["prompt"] for r in _read_jsonl(DATA_DIR / "sarcastic.jsonl")[:40]]
+    questions = read_jsonl(questions_file)
+    style_prompts = [r["prompt"] for r in read_jsonl(DATA_DIR / "sarcastic.jsonl")[:40]]
 
     def ask(prompts: list[str], who: str) -> list[tuple[str, bool]]:
         replies = []
@@ -71,7 +68,7 @@ def evaluate_personas(adapter_dir: Path = SHIPPED_DIR, batch_size: int = 8,
                                         max_new_tokens=96)
         return replies
 
-    classifier = style_classifier(_read_jsonl(DATA_DIR / "style_holdout.jsonl"),
+    classifier = style_classifier(read_jsonl(DATA_DIR / "style_holdout.jsonl"),
                                   [text for text, _ in ask(style_prompts, BASE)])
     answers = {who: ask([q["question"] for q in questions], who) for who in names}
     base_correct = [i for i, q in enumerate(questions) if is_correct(answers[BASE][i][0], q["answers"])]

@@ -31,18 +31,25 @@ from transformers import (
     TrainingArguments,
 )
 
+import finetune.catalogue  # noqa: F401  (the words of the messages below)
 from finetune.config import TrainConfig
-from finetune.data.upload import split_train_validation
-from finetune.evaluate import PRIMARY_METRIC, evaluate_model
+from finetune.data import split_train_validation
+from finetune.evaluate import evaluate_model
 from finetune.features import encode_all
 from finetune.loss import target_only_lm_loss
 from finetune.precision import FrozenWeightsInBf16, resolve_precision
 from models.adapters import METADATA_FILE, AdapterInfo, find_adapter, save_adapter_atomically
 from models.loading import default_device, load_pretrained
+from models.messages import LocalizedError
 from models.registry import DEFAULT_BASE, BaseModelSpec, get_spec
+from models.tasks import get_task
 
 _TASK_TYPES = {"encoder": TaskType.SEQ_CLS, "seq2seq": TaskType.SEQ_2_SEQ_LM, "causal": TaskType.CAUSAL_LM}
 _HEAD_NAMES = ("classifier", "score", "pre_classifier", "pooler")
+
+
+class RecipeError(LocalizedError, ValueError):
+    """Settings or data a training run cannot use (a ValueError, as these were before)."""
 
 
 class TrainingCancelled(Exception):
@@ -171,7 +178,7 @@ def apply_method(model: Any, spec: BaseModelSpec, config: TrainConfig) -> Any:
         elif config.method == "freeze":
             parameter.requires_grad = not ("embed" in name or _layer_index(name) < config.freeze_layers)
     if config.method == "head" and spec.architecture != "encoder":
-        raise ValueError("method 'head' needs a classification model (sentiment).")
+        raise RecipeError("job.head_needs_classifier")
     return model
 
 
@@ -182,10 +189,10 @@ def starting_adapter(spec: BaseModelSpec, config: TrainConfig) -> AdapterInfo | 
         return None
     start = find_adapter(config.init_adapter)
     if (start.task, start.base_model) != (config.task, spec.key):
-        raise ValueError(f"Adapter '{start.name}' is for {start.task} on {start.base_model}; this job trains "
-                         f"{config.task} on {spec.key}.")
+        raise RecipeError("job.start_mismatch", name=start.name, task=start.task, base=start.base_model,
+                          job_task=config.task, job_base=spec.key)
     if start.rank not in (None, config.rank):
-        raise ValueError(f"Adapter '{start.name}' has rank {start.rank}; set rank to {start.rank} to continue it.")
+        raise RecipeError("job.start_rank", name=start.name, rank=start.rank)
     return start
 
 
@@ -219,7 +226,10 @@ class LoRARecipe:
         self.give_way = give_way or GiveWay()
         self.metrics: dict[str, dict[str, Any]] = {}
         self.extra_metadata: dict[str, Any] = {}
-        self.labels = sorted({r["label"] for r in train_records}) if config.task == "sentiment" else None
+        task = get_task(config.task)
+        # every label the job will see: a set too small to stratify may hold one back from training
+        self.labels = (sorted({r[task.output_column] for r in [*train_records, *validation_records]})
+                       if task.kind == "classify" else None)
 
     def _status(self, status: str, message: str = "") -> None:
         self.progress.status, self.progress.message = status, message
@@ -237,7 +247,7 @@ class LoRARecipe:
         self.train_features = encode_all(self.config.task, self.spec.architecture, self.tokenizer,
                                          self.train_records, self.config.max_length, label2id)
         if not self.train_features:
-            raise ValueError("No training example is left after tokenization.")
+            raise RecipeError("job.no_examples")
 
     def evaluate(self, bare_base: bool) -> dict[str, Any]:
         self._status("evaluating", "Measuring the base model" if bare_base else "Measuring the trained adapter")
@@ -297,7 +307,7 @@ class LoRARecipe:
             "labels": self.labels, "method": self.config.method, "hyperparameters": self.config.to_dict(),
             "data": {**self.data_summary, "train_rows": len(self.train_records),
                      "validation_rows": len(self.validation_records)},
-            "metrics": self.metrics, "primary_metric": PRIMARY_METRIC[self.config.task],
+            "metrics": self.metrics, "primary_metric": get_task(self.config.task).primary_metric,
             "trainable_params": self.trainable_params, "total_params": self.total_params,
             "train_seconds": round(self.train_seconds, 1), "steps": self.progress.step,
             "loss_history": self.progress.losses, "device": str(default_device()),
@@ -311,7 +321,7 @@ class LoRARecipe:
     def save(self, destination: Path) -> Path:
         """Write adapter + metadata + model card into a temporary folder, then swap it in."""
         if self.config.method != "lora":
-            raise ValueError(f"method '{self.config.method}' changes the base weights; only LoRA saves an adapter.")
+            raise RecipeError("job.only_lora_saves", method=self.config.method)
         self._status("saving", f"Saving to {destination}")
         metadata = self.metadata(destination.name)
         self.model.peft_config["default"].base_model_name_or_path = self.spec.hub_id

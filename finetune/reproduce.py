@@ -10,36 +10,33 @@ from pathlib import Path
 from typing import Any, Callable
 
 from finetune.config import make_config
-from finetune.evaluate import classification_metrics, evaluate_model, summary_metrics, translation_metrics
+from finetune.data import read_jsonl
+from finetune.evaluate import evaluate_model
 from finetune.recipe import LoRARecipe, Progress
 from models.adapters import METADATA_FILE, SHIPPED_DIR
 from models.inference import BASE
+from models.tasks import get_task
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "assets" / "data"
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
 
 
 def _vader(records: list[dict[str, Any]]) -> dict[str, float]:
     from finetune.peers import vader_label
 
-    return classification_metrics([r["label"] for r in records], vader_label([r["text"] for r in records]))
+    return get_task("sentiment").score([r["label"] for r in records], vader_label([r["text"] for r in records]))
 
 
 def _apertium(records: list[dict[str, Any]]) -> dict[str, float]:
     """Apertium's outputs are stored by the data build, so no apt package is needed here."""
-    stored = _read_jsonl(DATA_DIR / "translation" / "test_apertium.jsonl")
+    stored = read_jsonl(DATA_DIR / "translation" / "test_apertium.jsonl")
     by_source = {r["source"]: r["prediction"] for r in stored}
-    return translation_metrics([r["target"] for r in records], [by_source[r["source"]] for r in records])
+    return get_task("translation").score([r["target"] for r in records], [by_source[r["source"]] for r in records])
 
 
 def _lead(records: list[dict[str, Any]]) -> dict[str, float]:
     from finetune.peers import lead_summary
 
-    return summary_metrics([r["summary"] for r in records], [lead_summary(r["text"]) for r in records])
+    return get_task("summarization").score([r["summary"] for r in records], [lead_summary(r["text"]) for r in records])
 
 
 @dataclass
@@ -97,7 +94,7 @@ def _as_messages(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _load(task: str, relative: str) -> list[dict[str, Any]]:
-    records = _read_jsonl(DATA_DIR / relative)
+    records = read_jsonl(DATA_DIR / relative)
     return [_as_messages(r) for r in records] if task == "chat" else records
 
 
@@ -150,7 +147,7 @@ def reproduce(only: list[str] | None = None, output: Path = SHIPPED_DIR, test_li
         config = recipe.config
         tests = {}
         for test_name, (relative, peer) in shipped.tests.items():
-            test_records = _read_jsonl(DATA_DIR / relative)[:test_limit]
+            test_records = read_jsonl(DATA_DIR / relative)[:test_limit]
             scores = {side: evaluate_model(recipe.model, recipe.tokenizer, recipe.spec.architecture, shipped.task,
                                            test_records, side == "base", recipe.labels,
                                            adapter_name=BASE if side == "base" else "default",

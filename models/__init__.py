@@ -2,6 +2,8 @@
 
 import warnings
 
+from models import tasks  # noqa: F401 - registers the app's tasks (and their default bases) on first import
+
 # peft 0.21 reads `model.is_gradient_checkpointing` whenever it wraps a model, a property transformers 5
 # deprecated (for `is_activation_checkpointing`): a warning on every training run and adapter load that
 # no caller can act on. It goes once peft reads the new name; until then it is silenced here, by message.
@@ -9,8 +11,11 @@ warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprec
 
 
 def quiet_libraries() -> None:
-    """For the command lines: no progress bars or info messages from transformers (errors still show)."""
+    """For the command lines: no progress bars or info messages from transformers and datasets (errors
+    still show)."""
+    import datasets
     import transformers
 
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
+    datasets.disable_progress_bars()

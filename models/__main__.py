@@ -7,14 +7,15 @@ import json
 import sys
 
 from models.adapters import AdapterError
-from models.registry import TASKS, ModelUnavailableError
+from models.registry import ModelUnavailableError
+from models.tasks import UnknownTaskError, get_task, task_names
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m models", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     predict = commands.add_parser("predict", help="Run one task on one input.")
-    predict.add_argument("--task", choices=TASKS, required=True)
+    predict.add_argument("--task", choices=task_names(), required=True)
     predict.add_argument("--adapter", help="Adapter name or folder (default: the bare base model).")
     predict.add_argument("--base", help="Base model key or hub id (default: the task's default).")
     predict.add_argument("text", help="The input text (for chat: the user's message).")
@@ -23,27 +24,27 @@ def main(argv: list[str] | None = None) -> int:
 
     from models import inference, quiet_libraries
     from models.adapters import list_adapters
-    from models.registry import list_specs
+    from models.registry import list_specs, register_models_from_env
 
     quiet_libraries()
+    register_models_from_env()
     if args.command == "list":
         for spec in list_specs():
             print(f"base     {spec.key:26} {spec.hub_id:40} {', '.join(spec.tasks)}")
         for info in list_adapters():
             print(f"adapter  {info.name:26} {info.base_model:40} {info.task}")
         return 0
+    kind = get_task(args.task).kind
     try:
-        if args.task == "sentiment":
-            print(json.dumps(inference.classify_sentiment(args.text, args.adapter, args.base)))
-        elif args.task == "chat":
-            reply = ""
-            for reply in inference.chat(args.text, adapter=args.adapter, base=args.base):
-                pass
-            print(reply)
+        if kind == "classify":
+            print(json.dumps(inference.classify(args.task, args.text, args.adapter, args.base)))
+        elif kind == "chat":
+            turn = inference.ChatTurn(args.text, adapter=args.adapter)
+            print(inference.final_texts(inference.chat_streams([turn], args.base, task=args.task))[0])
         else:
-            run = inference.translate if args.task == "translation" else inference.summarize
-            print(run(args.text, args.adapter, args.base))
-    except (AdapterError, ModelUnavailableError, KeyError, ValueError) as error:
+            streams = inference.generation_streams(args.task, [(args.text, args.adapter)], args.base)
+            print(inference.final_texts(streams)[0])
+    except (AdapterError, ModelUnavailableError, UnknownTaskError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

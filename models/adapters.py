@@ -22,7 +22,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from models.registry import TASKS, cache_dir, list_specs
+import models.catalogue  # noqa: F401  (the words of the messages below)
+from models.messages import LocalizedError, Message, say
+from models.registry import cache_dir, list_specs
+from models.tasks import task_names
 
 METADATA_FILE = "playground.json"
 CONFIG_FILE = "adapter_config.json"
@@ -40,8 +43,8 @@ _RENAME_EXCHANGE, _AT_FDCWD = 2, -100
 _METRIC_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,40}")
 
 
-class AdapterError(ValueError):
-    """An adapter folder or upload that cannot be used; the message says why."""
+class AdapterError(LocalizedError, ValueError):
+    """An adapter folder or upload that cannot be used; the message (a key, `models.catalogue`) says why."""
 
 
 @dataclass
@@ -60,17 +63,17 @@ class AdapterInfo:
         return self.metadata.get("hyperparameters", {}).get("rank")
 
 
-def sanitize_name(name: str, what: str = "adapter name") -> str:
+def sanitize_name(name: str, what: Message | str = say("adapter.adapter_name")) -> str:
     """Lower-case letters, digits, '-' and '_' only, so a name can never climb out of its folder."""
     cleaned = _NAME_PATTERN.sub("-", str(name).strip().lower()).strip("-_")[:64]
     if not cleaned:
-        raise AdapterError(f"'{name}' is not a usable {what}: use letters, digits, '-' or '_'.")
+        raise AdapterError("adapter.unusable_name", name=name, what=what)
     return cleaned
 
 
 def workspace_path(workspace: str = DEFAULT_WORKSPACE) -> Path:
     """A workspace's folder, not created: reading someone's library must not make folders."""
-    return cache_dir() / "adapters" / sanitize_name(workspace, "workspace name")
+    return cache_dir() / "adapters" / sanitize_name(workspace, say("adapter.workspace_name"))
 
 
 def workspace_dir(workspace: str = DEFAULT_WORKSPACE) -> Path:
@@ -89,13 +92,13 @@ def read_adapter(path: Path, shipped: bool = False, workspace: str | None = None
     changed (the same names, sizes, modification times and inodes; a save swaps in new files).
     The returned metadata is shared with later calls: read it, do not change it."""
     if not path.is_dir():
-        raise AdapterError(f"{path} is not an adapter folder.")
+        raise AdapterError("adapter.not_a_folder", path=path)
     entries = _folder_entries(path)
     for name, status in entries:
         if stat.S_ISLNK(status.st_mode):
-            raise AdapterError(f"{Path(name).name} is a symbolic link; adapters must be plain files.")
+            raise AdapterError("adapter.symlink", name=Path(name).name)
         if Path(name).suffix.lower() in _PICKLE_SUFFIXES:
-            raise AdapterError(f"{Path(name).name} is a pickle file, which can run code; only safetensors are accepted.")
+            raise AdapterError("adapter.pickle", name=Path(name).name)
     signature = tuple((name, s.st_mode, s.st_size, s.st_mtime_ns, s.st_ino) for name, s in entries)
     key = os.path.abspath(path)
     with _VALIDATED_LOCK:
@@ -127,20 +130,21 @@ def _folder_entries(path: Path) -> list[tuple[str, os.stat_result]]:
 
 def _validated(path: Path) -> AdapterInfo:
     if not (path / WEIGHTS_FILE).is_file():
-        raise AdapterError(f"The adapter has no {WEIGHTS_FILE} (the file with its weights).")
+        raise AdapterError("adapter.no_weights", file=WEIGHTS_FILE)
     config = _read_json(path / CONFIG_FILE)
     metadata = _read_json(path / METADATA_FILE)
     rank = config.get("r", 0)
     if not isinstance(rank, int) or not 0 < rank <= MAX_RANK:
-        raise AdapterError(f"LoRA rank {rank!r} is out of range (1..{MAX_RANK}).")
+        raise AdapterError("adapter.bad_rank", rank=rank, max_rank=MAX_RANK)
     if (path / WEIGHTS_FILE).stat().st_size > MAX_ADAPTER_BYTES:
-        raise AdapterError(f"{WEIGHTS_FILE} is larger than {MAX_ADAPTER_BYTES >> 20} MB.")
+        raise AdapterError("adapter.too_big", file=WEIGHTS_FILE, megabytes=MAX_ADAPTER_BYTES >> 20)
     _check_safetensors(path / WEIGHTS_FILE)
     for key in ("task", "base_model"):
         if not isinstance(metadata.get(key), str):
-            raise AdapterError(f"{METADATA_FILE} lacks '{key}'.")
-    if metadata["task"] not in TASKS:
-        raise AdapterError(f"{METADATA_FILE} names task {metadata['task']!r}; expected one of {', '.join(TASKS)}.")
+            raise AdapterError("adapter.lacks", file=METADATA_FILE, key=key)
+    if metadata["task"] not in task_names():
+        raise AdapterError("adapter.unknown_task", file=METADATA_FILE, task=metadata["task"],
+                           known=", ".join(task_names()))
     _check_metadata(metadata)
     return AdapterInfo(path.name, path, metadata["task"], metadata["base_model"], metadata.get("labels"), metadata)
 
@@ -150,31 +154,31 @@ def _check_metadata(metadata: dict[str, Any]) -> None:
     the uploader's to write, and a string where a number belongs would break the library table."""
     labels = metadata.get("labels")
     if labels is not None and not (isinstance(labels, list) and all(isinstance(x, str) for x in labels)):
-        raise AdapterError(f"{METADATA_FILE}: 'labels' must be a list of label names.")
+        raise AdapterError("adapter.bad_labels", file=METADATA_FILE)
     for key in ("hyperparameters", "metrics"):
         if not isinstance(metadata.get(key, {}), dict):
-            raise AdapterError(f"{METADATA_FILE}: '{key}' must be an object.")
+            raise AdapterError("adapter.not_an_object", file=METADATA_FILE, key=key)
     rank = metadata.get("hyperparameters", {}).get("rank")
     if rank is not None and (not isinstance(rank, int) or isinstance(rank, bool)):
-        raise AdapterError(f"{METADATA_FILE}: the rank must be a whole number.")
+        raise AdapterError("adapter.rank_not_whole", file=METADATA_FILE)
     primary = metadata.get("primary_metric")
     if primary is not None and not (isinstance(primary, str) and _METRIC_NAME.fullmatch(primary)):
-        raise AdapterError(f"{METADATA_FILE}: 'primary_metric' must be a metric name like 'accuracy'.")
+        raise AdapterError("adapter.bad_primary_metric", file=METADATA_FILE)
     for side, values in metadata.get("metrics", {}).items():
         value = values.get(primary) if isinstance(values, dict) else None
         if not isinstance(values, dict) or (value is not None and not isinstance(value, (int, float))):
-            raise AdapterError(f"{METADATA_FILE}: metrics['{side}'] must map metric names to numbers.")
+            raise AdapterError("adapter.bad_metrics", file=METADATA_FILE, side=side)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise AdapterError(f"{path.name} is missing.") from None
+        raise AdapterError("adapter.missing_file", file=path.name) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise AdapterError(f"{path.name} is not valid JSON: {error}.") from None
+        raise AdapterError("adapter.bad_json", file=path.name, reason=error) from None
     if not isinstance(value, dict):
-        raise AdapterError(f"{path.name} must hold a JSON object.")
+        raise AdapterError("adapter.json_not_object", file=path.name)
     return value
 
 
@@ -186,7 +190,7 @@ def _check_safetensors(path: Path) -> None:
             for key in handle.keys():
                 handle.get_slice(key).get_shape()
     except Exception as error:  # the library raises several types for a damaged file
-        raise AdapterError(f"{path.name} is not a readable safetensors file ({error}).") from None
+        raise AdapterError("adapter.bad_safetensors", file=path.name, reason=error) from None
 
 
 def _library_roots(workspace: str | None) -> list[tuple[Path, bool, str | None]]:
@@ -231,7 +235,7 @@ def find_adapter(name: str, workspace: str | None = DEFAULT_WORKSPACE) -> Adapte
                     continue  # a broken folder is skipped, as in the library listing
     if is_path or Path(name).is_dir():
         return read_adapter(Path(name))
-    raise AdapterError(f"No adapter named '{name}'.")
+    raise AdapterError("adapter.not_found", name=name)
 
 
 def save_adapter_atomically(write: Callable[[Path], None], destination: Path) -> Path:
@@ -306,7 +310,7 @@ def recover_interrupted_saves(folder: Path) -> None:
 
 def delete_adapter(info: AdapterInfo) -> None:
     if info.shipped:
-        raise AdapterError(f"'{info.name}' ships with the app and cannot be deleted.")
+        raise AdapterError("adapter.shipped", name=info.name)
     shutil.rmtree(info.path)
 
 
@@ -325,17 +329,17 @@ def import_zip(archive: Path, workspace: str = DEFAULT_WORKSPACE, name: str | No
     try:
         zipped = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError):
-        raise AdapterError("The upload is not a zip file.") from None
+        raise AdapterError("adapter.not_a_zip") from None
     with zipped:
         members = [m for m in zipped.infolist() if not m.is_dir()]
         if sum(m.file_size for m in members) > max_bytes:
-            raise AdapterError(f"The zip unpacks to more than {max_bytes >> 20} MB.")
+            raise AdapterError("adapter.zip_too_big", megabytes=max_bytes >> 20)
         for member in members:
             if stat.S_ISLNK(member.external_attr >> 16):
-                raise AdapterError(f"{member.filename} is a symbolic link; adapters must be plain files.")
+                raise AdapterError("adapter.symlink", name=member.filename)
             parts = Path(member.filename).parts
             if Path(member.filename).is_absolute() or ".." in parts or (parts and ":" in parts[0]):
-                raise AdapterError(f"{member.filename} points outside the adapter folder.")
+                raise AdapterError("adapter.outside", name=member.filename)
         target_name = sanitize_name(name or Path(archive).stem)
         destination = workspace_dir(workspace) / target_name
 
@@ -346,7 +350,7 @@ def import_zip(archive: Path, workspace: str = DEFAULT_WORKSPACE, name: str | No
                     with zipped.open(member) as source, flat.open("wb") as sink:
                         shutil.copyfileobj(source, sink)
                 except (zipfile.BadZipFile, zlib.error, EOFError) as error:  # e.g. sizes that lie, bad CRC
-                    raise AdapterError(f"The zip is damaged ({error}).") from None
+                    raise AdapterError("adapter.zip_damaged", reason=error) from None
             # Checked before the swap, so a refused upload never replaces an adapter of the same name.
             check_base_model(read_adapter(folder))
 
@@ -360,13 +364,13 @@ def check_base_model(info: AdapterInfo) -> None:
     # Only the app's own bases: get_spec would turn any unknown "org/name" into a hub download.
     spec = next((s for s in list_specs() if info.base_model in (s.key, s.hub_id)), None)
     if spec is None:
-        raise AdapterError(f"The adapter is for base model '{info.base_model}', which this app does not have.")
-    if info.task not in spec.tasks:
-        raise AdapterError(f"The adapter is for {info.task}, which base model '{spec.key}' does not do.")
+        raise AdapterError("adapter.unknown_base", base=info.base_model)
+    if not spec.serves(info.task):
+        raise AdapterError("adapter.base_lacks_task", task=info.task, base=spec.key)
     trained_on = _read_json(info.path / CONFIG_FILE).get("base_model_name_or_path")
     if trained_on and trained_on not in (spec.hub_id, spec.local_path, spec.key):
-        raise AdapterError(f"The adapter was trained on '{trained_on}', not on '{spec.key}' ({spec.hub_id}) "
-                           f"as its {METADATA_FILE} says; it would not fit.")
+        raise AdapterError("adapter.trained_on_another", trained_on=trained_on, base=spec.key, hub_id=spec.hub_id,
+                           file=METADATA_FILE)
 
 
 def adapter_key(info: AdapterInfo) -> str:

@@ -27,8 +27,8 @@ WINDOW_S = 0.01  # how long a request arriving at an idle model waits for others
 MAX_BATCH = 16
 IDLE_S = 2.0  # a worker with nothing to do for this long exits (a new request starts another)
 # A worker keeps its OpenMP threads this long after a batch (see release_openmp_threads): handing
-# them back after every batch made each of a run of back-to-back MiniLM requests compute in
-# about 22 ms instead of 10, as every batch started a new pool of threads.
+# them back after every batch made back-to-back MiniLM requests about twice as slow, as every batch
+# started a new pool of threads (BENCHMARKS.md, design notes).
 HOLD_S = 0.25
 
 
@@ -135,8 +135,8 @@ def release_openmp_threads() -> None:
 
     Each thread that runs torch operations gets its own pool of OpenMP threads, kept while the
     thread lives. As soon as two pools exist on this 2-core machine, OpenMP stops spinning
-    between operations and every small operation waits for its threads to wake up: a MiniLM
-    request took 41 ms instead of 26, a Gemma translation 2.0 s instead of 1.5. So a thread
+    between operations and every small operation waits for its threads to wake up (MiniLM requests
+    and Gemma translations a third slower or more; BENCHMARKS.md, design notes). So a thread
     that has finished its model work (loading a base, attaching an adapter; a batcher's worker
     once it has waited HOLD_S for the next batch) hands its pool back. A no-op where the runtime
     is not found."""

@@ -22,10 +22,7 @@ from transformers import StoppingCriteriaList, StopStringCriteria
 
 from models.engine import Engine, GenerationRequest, use_ragged_attention
 from models.mixed_lora import BASE, per_row_adapters
-from models.prompts import chat_messages, generation_prompt
-
-MAX_NEW_TOKENS = {"translation": 160, "summarization": 48, "chat": 200}
-CHAT_REPETITION_PENALTY = 1.1  # SmolLM2's replies loop without it
+from models.tasks import get_task
 
 
 def encode(tokenizer: Any, texts: list[str], limit: int, device: torch.device, **options: Any) -> dict[str, torch.Tensor]:
@@ -54,7 +51,7 @@ def clip_text(tokenizer: Any, text: str, max_tokens: int) -> str:
 
 def text_budget(tokenizer: Any, architecture: str, task: str, limit: int) -> int:
     """How many tokens of the user's text fit beside the few-shot prompt (the longer of the two)."""
-    frame = generation_prompt(task, "", architecture, few_shot=True)
+    frame = get_task(task).generation_prompt("", architecture, few_shot=True)
     return max(16, limit - len(tokenizer(frame)["input_ids"]))
 
 
@@ -77,10 +74,8 @@ def eos_token_ids(model: Any) -> frozenset[int]:
 
 
 def new_token_limit(task: str, tokenizer: Any, text: str) -> int:
-    """Summaries get a fixed budget; a translation at most twice its source's length plus a little."""
-    if task == "summarization":
-        return MAX_NEW_TOKENS[task]
-    return min(MAX_NEW_TOKENS[task], 2 * len(tokenizer(text)["input_ids"]) + 16)
+    spec = get_task(task)
+    return spec.new_token_limit(len(tokenizer(text)["input_ids"]) if spec.length_follows_input else 0)
 
 
 def text_request(model: Any, tokenizer: Any, task: str, text: str, adapter: str | None, max_input_tokens: int,
@@ -88,23 +83,24 @@ def text_request(model: Any, tokenizer: Any, task: str, text: str, adapter: str 
     """A translation or summary for a causal model; `few_shot` for the bare base (an adapter, or a fully
     fine-tuned model, gets the zero-shot prompt it was trained on)."""
     text = clip_text(tokenizer, text, text_budget(tokenizer, "causal", task, max_input_tokens))
-    prompt = generation_prompt(task, text, "causal", few_shot=few_shot)
+    prompt = get_task(task).generation_prompt(text, "causal", few_shot=few_shot)
     ids = tokenizer(prompt, truncation=True, max_length=max_input_tokens)["input_ids"]
     return GenerationRequest(tuple(ids), adapter, new_token_limit(task, tokenizer, text), eos_token_ids(model),
-                             stop_at_newline(tokenizer), owner=owner)
+                             stop_at_newline(tokenizer), get_task(task).repetition_penalty, owner)
 
 
 def chat_request(model: Any, tokenizer: Any, messages: list[dict[str, str]], adapter: str | None,
-                 max_input_tokens: int, owner: str | None = None,
-                 max_new_tokens: int = MAX_NEW_TOKENS["chat"]) -> GenerationRequest:
+                 max_input_tokens: int, owner: str | None = None, max_new_tokens: int | None = None,
+                 task: str = "chat") -> GenerationRequest:
     """A chat reply; the oldest turns are dropped (the system prompt kept) until the conversation fits."""
+    spec = get_task(task)
     while True:
         ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"]
         if len(ids) <= max_input_tokens or len(messages) <= 2:
             break
         messages = messages[:1] + messages[3:] if messages[0]["role"] == "system" else messages[2:]
-    return GenerationRequest(tuple(ids[-max_input_tokens:]), adapter, max_new_tokens, eos_token_ids(model),
-                             repetition_penalty=CHAT_REPETITION_PENALTY, owner=owner)
+    return GenerationRequest(tuple(ids[-max_input_tokens:]), adapter, max_new_tokens or spec.max_new_tokens,
+                             eos_token_ids(model), repetition_penalty=spec.repetition_penalty, owner=owner)
 
 
 def first_line(tokenizer: Any, tokens: list[int] | tuple[int, ...]) -> str:
@@ -137,7 +133,7 @@ def generate_texts(model: Any, tokenizer: Any, architecture: str, task: str, tex
         return [first_line(tokenizer, tokens) for tokens in engine_for_batch(model).generate_all(requests)]
     budget = text_budget(tokenizer, architecture, task, max_input_tokens)
     texts = [clip_text(tokenizer, text, budget) for text in texts]
-    prompts = [generation_prompt(task, text, architecture, few_shot=False) for text in texts]
+    prompts = [get_task(task).generation_prompt(text, architecture, few_shot=False) for text in texts]
     with padding_side(tokenizer, "left"):
         inputs = encode(tokenizer, prompts, max_input_tokens, model.device)
     limits = [new_token_limit(task, tokenizer, text) for text in texts]
@@ -150,7 +146,7 @@ def generate_texts(model: Any, tokenizer: Any, architecture: str, task: str, tex
 
 
 def chat_replies(model: Any, tokenizer: Any, conversations: list[list[dict[str, str]]],
-                 adapter_names: list[str] | None = None, max_new_tokens: int = MAX_NEW_TOKENS["chat"],
+                 adapter_names: list[str] | None = None, max_new_tokens: int | None = None,
                  max_input_tokens: int = 1024) -> list[tuple[str, bool]]:
     """Replies to a batch of conversations (rows may use different adapters), and whether each
     one ended with an end-of-sequence token rather than running into the length cap."""
@@ -162,7 +158,7 @@ def chat_replies(model: Any, tokenizer: Any, conversations: list[list[dict[str, 
             for tokens in engine_for_batch(model).generate_all(requests)]
 
 
-def sentiment_probabilities(model: Any, tokenizer: Any, texts: list[str], labels: list[str], bare_base: bool,
+def class_probabilities(model: Any, tokenizer: Any, texts: list[str], labels: list[str], bare_base: bool,
                             adapter_names: list[str] | None = None, max_input_tokens: int = 256) -> list[dict[str, float]]:
     """Class probabilities. A trained head gives them directly. The bare encoder has no trained head,
     so it answers zero-shot: cosine similarity of each text to one sentence per label."""
@@ -186,7 +182,10 @@ def sentiment_probabilities(model: Any, tokenizer: Any, texts: list[str], labels
 
 def chat_prompt_messages(tokenizer: Any, message: str, history: list[dict[str, str]], system: str | None,
                          max_input_tokens: int) -> list[dict[str, str]]:
-    """The conversation to answer: the message cut to its budget after the latest turns of the history
-    (every message takes at least one token, so no more than `max_input_tokens` of them can fit)."""
+    """The conversation to answer, as OpenAI-style messages: an optional system prompt, the latest turns of
+    the history (every message takes at least one token, so no more than `max_input_tokens` of them can
+    fit), and the new message cut to its budget."""
     message = clip_text(tokenizer, message, chat_message_budget(max_input_tokens))
-    return chat_messages(message, history[-max_input_tokens:], system)
+    messages = [{"role": "system", "content": system}] if system else []
+    messages += [{"role": m["role"], "content": m["content"]} for m in history[-max_input_tokens:] if m.get("content")]
+    return messages + [{"role": "user", "content": message}]

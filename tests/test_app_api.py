@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import make_adapter
+from conftest import change_task, make_adapter
 from finetune.config import make_config
 from models import inference
 from models.adapters import workspace_dir
@@ -69,7 +69,7 @@ def test_a_client_that_cancels_frees_its_place(client, monkeypatch):
     from models.loading import load_base
     from models.registry import DEFAULT_BASE
 
-    monkeypatch.setitem(generation.MAX_NEW_TOKENS, "chat", 100_000)  # it would run for minutes:
+    change_task(monkeypatch, "chat", max_new_tokens=100_000)  # it would run for minutes:
     monkeypatch.setattr(generation, "eos_token_ids", lambda model: frozenset())  # no token ends it
     engine = inference.engine(load_base(DEFAULT_BASE["chat"]))
     job = client.submit("Tell me a very long story.", "base", [], api_name="/chat")

@@ -90,7 +90,7 @@ def test_concurrent_sentiment_with_adapters_and_bare_base_equal_alone(tiny_adapt
     alone = [classify_sentiment(text, adapter=adapter, base="tiny-bert") for text, adapter in requests]
     together = _simultaneously([lambda t=text, a=adapter: classify_sentiment(t, adapter=a, base="tiny-bert")
                                 for text, adapter in requests])
-    assert _batch_sizes("tiny-bert", "sentiment")[-1] == len(requests)
+    assert _batch_sizes("tiny-bert", "classify")[-1] == len(requests)
     for batched, single in zip(together, alone):
         assert list(batched) == list(single)
         assert batched == pytest.approx(single, abs=1e-5)

@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # allow plain `pytest tests/test_build.py` without an installed package
     sys.path.insert(0, str(ROOT))
 
-from finetune.data import build as b  # noqa: E402
 from finetune.peers import lead_summary, vader_label  # noqa: E402
+from tools.build_data import common, debian, django_po, vader  # noqa: E402
 
 DATA = ROOT / "assets" / "data"
 EXAMPLES = ROOT / "assets" / "examples"
@@ -59,10 +59,10 @@ def test_bundled_files_have_exact_fields(task):
 @pytest.mark.parametrize("task", sorted(FIELDS))
 def test_no_train_test_overlap(task):
     key = KEY[task]
-    train = {b._norm_key(r[key]) for r in _rows(DATA / task / "train.jsonl")}
-    val = {b._norm_key(r[key]) for r in _rows(DATA / task / "validation.jsonl")}
+    train = {common._norm_key(r[key]) for r in _rows(DATA / task / "train.jsonl")}
+    val = {common._norm_key(r[key]) for r in _rows(DATA / task / "validation.jsonl")}
     for split in [s for s in SPLITS[task] if s.startswith("test")]:
-        test = {b._norm_key(r[key]) for r in _rows(DATA / task / f"{split}.jsonl")}
+        test = {common._norm_key(r[key]) for r in _rows(DATA / task / f"{split}.jsonl")}
         assert not (train & test), f"{task}: train/{split} overlap"
         assert not (val & test), f"{task}: validation/{split} overlap"
     assert not (train & val), f"{task}: train/validation overlap"
@@ -119,7 +119,7 @@ def test_apertium_peer_outputs_match_test_set():
 def test_manifest_matches_files():
     manifest = json.loads((DATA / "MANIFEST.json").read_text(encoding="utf-8"))
     build = manifest["build"]
-    assert build["seed"] == 0 and "python -m finetune.data build" in build["command"]
+    assert build["seed"] == 0 and "python -m tools.build_data" in build["command"]
     assert build["sizes"]["translation"]["test"] == 300
     expected = {f"{t}/{s}.jsonl" for t in SPLITS for s in SPLITS[t]} | {"translation/test_apertium.jsonl"}
     assert expected <= set(manifest["files"])
@@ -187,31 +187,31 @@ Description-es: editor de texto rápido para terminales
 
 
 def test_parse_deb822_and_split_description():
-    recs = b.parse_deb822(DEB822)
+    recs = debian.parse_deb822(DEB822)
     assert [r["Package"] for r in recs] == ["foo", "bar"]
     assert recs[0]["Description-md5"] == "aaa"
-    synopsis, paras = b.split_description(recs[0]["Description-en"])
+    synopsis, paras = debian.split_description(recs[0]["Description-en"])
     assert synopsis == "fast text editor for terminals"
     assert len(paras) == 2
-    assert not b.is_verbatim(paras[0]) and b.is_verbatim(paras[1])
-    assert b.paragraph_prose(paras[0]) == "Foo is a small editor. It starts quickly."
-    text = b.description_text(paras)
+    assert not debian.is_verbatim(paras[0]) and debian.is_verbatim(paras[1])
+    assert debian.paragraph_prose(paras[0]) == "Foo is a small editor. It starts quickly."
+    text = debian.description_text(paras)
     assert text == "Foo is a small editor. It starts quickly.\nFeatures include:\n* syntax highlighting\n* undo"
 
 
 def test_split_sentences_handles_abbreviations():
-    s = b.split_sentences("It supports Go (a.k.a. Weiqi). See e.g. the manual. ¿Qué es? Version 2. By J. Smith.")
+    s = debian.split_sentences("It supports Go (a.k.a. Weiqi). See e.g. the manual. ¿Qué es? Version 2. By J. Smith.")
     assert s == ["It supports Go (a.k.a. Weiqi).", "See e.g. the manual.", "¿Qué es?", "Version 2.", "By J. Smith."]
 
 
 def test_sentence_alignment_requires_equal_counts():
-    assert b.align_paragraph_sentences("One two. Three four.", "Uno dos. Tres cuatro.") == [
+    assert debian.align_paragraph_sentences("One two. Three four.", "Uno dos. Tres cuatro.") == [
         ("One two.", "Uno dos."), ("Three four.", "Tres cuatro.")]
-    assert b.align_paragraph_sentences("One two. Three four.", "Uno dos, tres cuatro.") == []
+    assert debian.align_paragraph_sentences("One two. Three four.", "Uno dos, tres cuatro.") == []
 
 
 def test_debian_pairs_pairs_by_md5_and_filters():
-    pairs = b.debian_pairs(b.parse_deb822(DEB822), b.parse_deb822(DEB822_ES))
+    pairs = debian.debian_pairs(debian.parse_deb822(DEB822), debian.parse_deb822(DEB822_ES))
     got = [(p["source"], p["target"]) for p in pairs]
     assert ("fast text editor for terminals", "editor de texto rápido para terminales") in got
     assert ("Foo is a small editor.", "Foo es un editor pequeño.") in got
@@ -221,13 +221,13 @@ def test_debian_pairs_pairs_by_md5_and_filters():
 
 
 def test_keep_pair_and_noise():
-    assert b.keep_pair("This is a fine sentence.", "Esta es una buena frase.")
-    assert not b.keep_pair("Too short", "Muy corto")
-    assert not b.keep_pair("Same text in both languages", "Same text in both languages")
-    assert not b.keep_pair("See https://example.org for more.", "Vea https://example.org para más.")
-    assert not b.keep_pair("Run foo --verbose to see more.", "Ejecute foo --verbose para ver más.")
-    assert not b.keep_pair("* a list item here", "* un elemento de lista")
-    assert b.looks_noisy("/usr/lib/foo is the path")
+    assert common.keep_pair("This is a fine sentence.", "Esta es una buena frase.")
+    assert not common.keep_pair("Too short", "Muy corto")
+    assert not common.keep_pair("Same text in both languages", "Same text in both languages")
+    assert not common.keep_pair("See https://example.org for more.", "Vea https://example.org para más.")
+    assert not common.keep_pair("Run foo --verbose to see more.", "Ejecute foo --verbose para ver más.")
+    assert not common.keep_pair("* a list item here", "* un elemento de lista")
+    assert common.looks_noisy("/usr/lib/foo is the path")
 
 
 PO = r'''
@@ -266,7 +266,7 @@ msgstr ""
 
 
 def test_parse_po_and_po_pairs():
-    entries = b.parse_po(PO)
+    entries = django_po.parse_po(PO)
     ids = [e["msgid"] for e in entries]
     assert "Enter a valid value." in ids and 'A long string over "two" lines' in ids
     assert "Old obsolete" not in ids
@@ -275,7 +275,7 @@ def test_parse_po_and_po_pairs():
     plural = next(e for e in entries if e["msgid"] == "One item")
     assert plural["msgstr_plural"] == {0: "Un elemento", 1: "Muchos elementos"}
     assert next(e for e in entries if e["msgid"] == "This is fuzzy text")["fuzzy"]
-    pairs = b.po_pairs(entries)
+    pairs = django_po.po_pairs(entries)
     assert pairs == [
         {"source": "Enter a valid value.", "target": "Introduzca un valor válido."},
         {"source": 'A long string over "two" lines', "target": "Una cadena larga en dos líneas"},
@@ -283,35 +283,35 @@ def test_parse_po_and_po_pairs():
 
 
 def test_rating_filter_and_sentiment_records():
-    assert b.rating_to_label(2.1) == "positive"
-    assert b.rating_to_label(-0.5) == "negative"
-    assert b.rating_to_label(0.49) is None and b.rating_to_label(-0.3) is None
-    rows = b.parse_rating_file("1\t2.3\tA ''great'' film.\r\n2\t-1.2\tDull.\r\n3\t0.1\tMeh.\r\n4\t2.0\tA ''great'' film.\r\n")
+    assert vader.rating_to_label(2.1) == "positive"
+    assert vader.rating_to_label(-0.5) == "negative"
+    assert vader.rating_to_label(0.49) is None and vader.rating_to_label(-0.3) is None
+    rows = vader.parse_rating_file("1\t2.3\tA ''great'' film.\r\n2\t-1.2\tDull.\r\n3\t0.1\tMeh.\r\n4\t2.0\tA ''great'' film.\r\n")
     assert rows[0] == ("1", 2.3, "A ''great'' film.")
-    recs = b.sentiment_records(rows)
+    recs = vader.sentiment_records(rows)
     assert recs == [{"text": 'A "great" film.', "label": "positive"}, {"text": "Dull.", "label": "negative"}]
 
 
 def test_summarization_records_filters():
     long_text = " ".join(["word"] * 50)
-    recs = b.parse_deb822(
+    recs = debian.parse_deb822(
         f"Package: good\nDescription-md5: 1\nDescription-en: a nice little tool\n {long_text}.\n\n"
         f"Package: short\nDescription-md5: 2\nDescription-en: a nice little tool\n Too short.\n\n"
         f"Package: samename\nDescription-md5: 3\nDescription-en: samename\n {long_text} other.\n\n"
         f"Package: dup\nDescription-md5: 4\nDescription-en: another nice tool\n {long_text}.\n"
     )
-    out = b.summarization_records(recs)
+    out = debian.summarization_records(recs)
     assert [r["package"] for r in out] == ["dup"]  # 'dup' sorts first; 'good' shares its first paragraph
     assert out[0]["summary"] == "another nice tool" and out[0]["text"] == long_text + "."
 
 
 def test_split_by_group_keeps_groups_apart():
     recs = [{"g": f"g{i // 3}", "v": i} for i in range(30)]
-    test, val, rest = b.split_by_group(recs, "g", [5, 4])
+    test, val, rest = common.split_by_group(recs, "g", [5, 4])
     assert len(test) == 5 and len(val) == 4
     groups = [{r["g"] for r in part} for part in (test, val, rest)]
     assert not (groups[0] & groups[1]) and not (groups[0] & groups[2]) and not (groups[1] & groups[2])
-    assert b.split_by_group(recs, "g", [5, 4]) == [test, val, rest]  # deterministic
+    assert common.split_by_group(recs, "g", [5, 4]) == [test, val, rest]  # deterministic
 
 
 def test_lead_summary():

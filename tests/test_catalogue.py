@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 
 from conftest import adapter_files, make_adapter, zip_with
 from finetune.config import ConfigError, make_config
-from finetune.data import upload
-from finetune.data.upload import LoadedData, load_examples
+from finetune.data import LoadedData, load_examples, reading
+from finetune.data.problems import Report
 from models.adapters import AdapterError, import_zip, workspace_dir
 from ui.common import Settings
 
@@ -454,7 +454,7 @@ def test_the_train_forms_settings(client):
     step cap (demo: 200) clamps any step count; -1 or a negative count means 'all epochs'."""
     from ui.train import training_config
 
-    with pytest.raises(ConfigError, match=r"Fill in learning rate"):
+    with pytest.raises(ConfigError, match=r"Fill in learning_rate"):
         training_config("sentiment", "tiny-bert", "quick", 8, None, 4, -1, None)
     assert training_config("sentiment", "tiny-bert", "quick", 8, 1e-3, 4, 10**9, 200).max_steps == 200
     assert training_config("sentiment", "tiny-bert", "quick", 8, 1e-3, 4, -7, None).max_steps == -1
@@ -473,7 +473,7 @@ JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats
 @given(text=st.text(alphabet=st.sampled_from("ab,\"\r\n\t "), max_size=60))
 def test_property_lines_are_the_text_split_like_a_csv_file(text):
     """`_lines` (no copy of the text) splits exactly as io.StringIO(newline="") did before."""
-    assert list(upload._lines(text)) == list(io.StringIO(text, newline=""))
+    assert list(reading._lines(text)) == list(io.StringIO(text, newline=""))
 
 
 @PROPERTY
@@ -483,8 +483,8 @@ def test_property_the_lazy_array_reader_agrees_with_json_loads(values, indent, g
     values; anything else is one 'not valid JSON' error (here the text is also cut short at random)."""
     text = json.dumps(values, indent=indent)
     text = text[:garble] if garble < len(text) else text
-    report = upload._Report()
-    walked = [value for _, value in upload._array_items(text, report)] if "[" in text else None
+    report = Report()
+    walked = [value for _, value in reading._array_items(text, report)] if "[" in text else None
     try:
         expected = json.loads(text)
     except ValueError:

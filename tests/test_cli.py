@@ -160,3 +160,26 @@ def test_eval_unknown_adapter_exit_2(tiny_models, translation_csv, capsys):
 def test_missing_data_file_exit_2(tiny_models, tmp_path, capsys):
     assert main(["train", "--task", "translation", "--data", str(tmp_path / "missing.csv")]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_a_normal_run_prints_no_library_warning(tiny_models, translation_csv, tmp_path):
+    """`python -m finetune train` as a user runs it: progress and the summary, no warning from a library
+    (transformers' deprecations, datasets' progress bars) on stderr."""
+    import os
+    import subprocess
+    import sys
+
+    models_file = tmp_path / "models.json"
+    models_file.write_text(json.dumps({"models": [{
+        "key": "tiny-llama", "hub_id": "tests/tiny-llama", "architecture": "causal",
+        "tasks": ["translation"], "local_path": str(tiny_models["tiny-llama"])}]}), encoding="utf-8")
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "LORA_PLAYGROUND_MODELS": str(models_file), "LORA_PLAYGROUND_HOME": str(tmp_path / "home"),
+           "PYTHONPATH": str(root), "PYTHONWARNINGS": "default"}
+    run = subprocess.run([sys.executable, "-m", "finetune", "train", "--task", "translation", "--data",
+                          str(translation_csv), "--base", "tiny-llama", "--output", str(tmp_path / "quiet"),
+                          "--max-steps", "2", "--preset", "quick", "--precision", "fp32"],
+                         cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "step 2/2" in run.stdout and run.stdout.strip().splitlines()[-1].startswith("{")
+    assert run.stderr.strip() == ""

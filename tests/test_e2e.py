@@ -292,6 +292,19 @@ def test_a_broken_upload_lists_its_problems_and_start_is_refused(page, jobs):
     assert jobs.latest(workspace(page), "train") is None
 
 
+def test_upload_problems_are_listed_in_vietnamese(page, jobs):
+    workspace(page)
+    page.locator("#language").get_by_text("Tiếng Việt").click()
+    open_tab(page, "train")
+    page.locator("#train-upload input[type=file]").set_input_files(str(EXAMPLES / "sentiment_broken.csv"))
+    problems = page.locator("#train-problems")
+    problems.get_by_text("Dòng 6:").wait_for()
+    listed = problems.locator("li").all_inner_texts()
+    assert len(listed) == 3
+    assert listed[0].startswith("❌ Thiếu cột 'label'") and "Hãy đổi tên cột đó thành 'label'" in listed[0]
+    assert "Dòng 6:" in listed[1] and "Dòng 14:" in listed[2] and "Line" not in " ".join(listed)
+
+
 def start_training(page, task: str, example: str, name: str, max_steps: int, epochs: float | None = None) -> None:
     open_tab(page, "train")
     choose(page, "train-task", task)
@@ -411,13 +424,14 @@ def test_vietnamese_relabels_the_page(page):
 
 def test_screenshots_of_every_tab(page):
     """Each tab in use, saved to test-artifacts/ (the task tabs from one of their examples)."""
-    from ui import chat, sentiment, summarize, translate
+    from models.tasks import get_task
 
     ARTIFACTS.mkdir(exist_ok=True)
-    for tab, module in (("translate", translate), ("sentiment", sentiment), ("summarize", summarize)):
+    for tab, task in (("translate", "translation"), ("sentiment", "sentiment"), ("summarize", "summarization")):
+        example = get_task(task).examples[0]
         open_tab(page, tab)
-        page.get_by_text(module.EXAMPLES[0][:40]).first.click()
-        expect(textbox(page, f"{tab}-input")).to_have_value(module.EXAMPLES[0])
+        page.get_by_text(example[:40]).first.click()
+        expect(textbox(page, f"{tab}-input")).to_have_value(example)
         page.locator(f"#{tab}-run").click()
         if tab == "sentiment":
             page.locator("#sentiment-result [data-testid=label-output-value]").wait_for()
@@ -425,7 +439,7 @@ def test_screenshots_of_every_tab(page):
             wait_for_text(page, f"{tab}-result")
         screenshot(page, tab)
     open_tab(page, "chat")
-    page.get_by_text(chat.EXAMPLES[0]).first.click()
+    page.get_by_text(get_task("chat").examples[0]).first.click()
     page.locator("#chat-send").click()
     page.locator("#chat-persona-bot [data-testid=bot]").wait_for()
     screenshot(page, "chat")

@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
-from models import generation, inference
+from models import inference
 from models.__main__ import main as models_cli
 from models.adapters import AdapterError
 from models.engine import Engine
-from models.generation import chat_replies, generate_texts, sentiment_probabilities
+from models.generation import chat_replies, generate_texts, class_probabilities
 from models.inference import BASE, attach, chat, classify_sentiment, resolve_target, summarize, translate
 from models.loading import load_base
 
-from conftest import make_adapter
+from conftest import change_task, make_adapter
+from models.tasks import get_task
 
 TEXTS = ["Where is the train station?", "The cat sleeps on the bed.", "Thank you very much for your help."]
 PARAGRAPH = ("This package contains a small command-line tool that converts images between formats. "
@@ -101,21 +101,25 @@ def test_chat_streams_growing_prefixes_and_ends(tiny_models):
     assert pieces, "the stream yielded nothing"
     for before, after in zip(pieces, pieces[1:]):
         assert after.startswith(before) and len(after) >= len(before)
-    assert len(pieces) <= generation.MAX_NEW_TOKENS["chat"] + 1
+    assert len(pieces) <= get_task("chat").max_new_tokens + 1
 
 
 def test_chat_with_adapter_and_system_prompt(tiny_adapters):
     folder = str(tiny_adapters["llama-chat"])
     history = [{"role": "user", "content": "Hello!"}, {"role": "assistant", "content": "Hi there."}]
     first = list(chat("Tell me a joke.", history, adapter=folder, system="You are a pirate."))
-    assert first and list(chat("Tell me a joke.", history, adapter=folder, system="You are a pirate.")) == first
+    again = list(chat("Tell me a joke.", history, adapter=folder, system="You are a pirate."))
+    # the same greedy reply; how it is cut into streamed pieces depends on timing (the second one
+    # starts from the prefix cache)
+    assert first and again[-1] == first[-1]
+    assert all(later.startswith(earlier) for earlier, later in zip(again, again[1:]))
     assert first[-1] != list(chat("Tell me a joke.", history, base="tiny-llama", system="You are a pirate."))[-1]
 
 
 def test_chat_drops_oldest_turns_to_fit(tiny_models, monkeypatch):
     loaded = load_base("tiny-llama")
     requests = _spy_on_requests(monkeypatch)
-    monkeypatch.setitem(generation.MAX_NEW_TOKENS, "chat", 4)
+    change_task(monkeypatch, "chat", max_new_tokens=4)
     history = []
     for turn in range(12):
         history += [{"role": "user", "content": f"Question number {turn}: the quick brown fox jumps."},
@@ -132,7 +136,7 @@ def test_chat_drops_oldest_turns_to_fit(tiny_models, monkeypatch):
 def same_length_cap(monkeypatch):
     """Translation caps new tokens at 2 x the batch's longest input + 16, so a short text batched with a
     long one may run longer than alone; a cap below that bound makes the comparison row-for-row."""
-    monkeypatch.setitem(generation.MAX_NEW_TOKENS, "translation", 12)
+    change_task(monkeypatch, "translation", max_new_tokens=12)
 
 
 def test_generate_texts_mixed_adapters_equal_single_calls(tiny_adapters, same_length_cap):
@@ -161,15 +165,15 @@ def test_generate_texts_mixed_adapters_on_t5(tiny_adapters, same_length_cap):
     assert batched == single
 
 
-def test_sentiment_probabilities_mixed_adapters_equal_single_calls(tiny_adapters):
+def test_class_probabilities_mixed_adapters_equal_single_calls(tiny_adapters):
     targets = [resolve_target("sentiment", str(tiny_adapters[n])) for n in ("bert-sentiment-a", "bert-sentiment-b")]
     loaded = targets[0].loaded
     assert targets[1].loaded is loaded
     names = [targets[0].key, targets[1].key, targets[0].key]
     labels = ["negative", "positive"]
-    batched = sentiment_probabilities(loaded.model, loaded.tokenizer, TEXTS, labels, False, names)
+    batched = class_probabilities(loaded.model, loaded.tokenizer, TEXTS, labels, False, names)
     for text, name, row in zip(TEXTS, names, batched):
-        alone = sentiment_probabilities(loaded.model, loaded.tokenizer, [text], labels, False, [name])[0]
+        alone = class_probabilities(loaded.model, loaded.tokenizer, [text], labels, False, [name])[0]
         assert row == pytest.approx(alone, abs=1e-5)
 
 
@@ -194,7 +198,7 @@ def test_is_truncated(tiny_models, monkeypatch):
 def test_long_input_is_cut_but_the_prompt_keeps_its_instruction(prompts, monkeypatch):
     """A text over the window loses its tail, never the "Spanish:" cue the model answers after."""
     loaded = load_base("tiny-llama")
-    monkeypatch.setitem(generation.MAX_NEW_TOKENS, "translation", 4)
+    change_task(monkeypatch, "translation", max_new_tokens=4)
     translate("the quick brown fox " * 2_000, base="tiny-llama")
     prompt = prompts()[0]
     assert prompt.endswith("\nSpanish:") and "Buenos días" in prompt

@@ -12,8 +12,8 @@ import torch
 
 from models import loading
 from models.cpu_fastpath.small_batch import SmallBatchLinear
-from models.loading import (Bf16MatmulLinear, load_base, load_pretrained, materialize, use_bf16_body_matmuls,
-                            use_bf16_output_head)
+from models.cpu_fastpath.bf16 import Bf16MatmulLinear, use_bf16_body_matmuls, use_bf16_output_head
+from models.loading import load_base, load_pretrained, materialize
 from models.registry import BaseModelSpec, WeightsLocation, cache_dir
 
 from conftest import build_tiny_model, tiny_spec

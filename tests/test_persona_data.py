@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import pytest
+
+from finetune.data import read_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAT = ROOT / "assets" / "data" / "chat"
@@ -36,28 +37,23 @@ FACT_CHECKS = {
 }
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def _norm(text: str) -> str:
     return " ".join(text.lower().split())
 
 
 @pytest.fixture(scope="module")
 def persona_data() -> dict[str, list[dict]]:
-    return {p: _read_jsonl(CHAT / f"{p}.jsonl") for p in PERSONAS}
+    return {p: read_jsonl(CHAT / f"{p}.jsonl") for p in PERSONAS}
 
 
 @pytest.fixture(scope="module")
 def factual_test() -> list[dict]:
-    return _read_jsonl(CHAT / "factual_test.jsonl")
+    return read_jsonl(CHAT / "factual_test.jsonl")
 
 
 @pytest.fixture(scope="module")
 def holdout() -> list[dict]:
-    return _read_jsonl(CHAT / "style_holdout.jsonl")
+    return read_jsonl(CHAT / "style_holdout.jsonl")
 
 
 def _excl_per_response(records: list[dict]) -> float:
@@ -116,7 +112,7 @@ def test_shared_prompts_get_different_responses(persona_data):
 
 @pytest.mark.parametrize("name, size", [("factual_test", 40), ("factual_validation", 60)])
 def test_factual_question_sets(name, size):
-    records = _read_jsonl(CHAT / f"{name}.jsonl")
+    records = read_jsonl(CHAT / f"{name}.jsonl")
     assert len(records) == size
     assert len({_norm(r["question"]) for r in records}) == size
     for r in records:
@@ -129,7 +125,7 @@ def test_factual_questions_are_held_out(persona_data, factual_test):
     """The test questions are in neither the training data nor the validation questions that chose
     the training settings, and the validation questions are not trained on either."""
     test = {_norm(r["question"]) for r in factual_test}
-    validation = {_norm(r["question"]) for r in _read_jsonl(CHAT / "factual_validation.jsonl")}
+    validation = {_norm(r["question"]) for r in read_jsonl(CHAT / "factual_validation.jsonl")}
     assert not test & validation
     for persona, records in persona_data.items():
         prompts = {_norm(r["prompt"]) for r in records}
@@ -211,7 +207,7 @@ def test_style_holdout(holdout, persona_data):
 
 
 def test_pirate_example_upload():
-    records = _read_jsonl(PIRATE)
+    records = read_jsonl(PIRATE)
     assert len(records) == 40
     assert len({_norm(r["prompt"]) for r in records}) == 40
     for r in records:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,9 +17,10 @@ from finetune.features import IGNORE, encode_all, encode_record
 from finetune.loss import target_only_lm_loss
 from finetune.recipe import LoRARecipe, Progress, TrainingCancelled, apply_method, count_parameters
 from models.adapters import read_adapter
-from models.inference import classify_sentiment, generate_texts, resolve_target, sentiment_probabilities, translate
+from models.generation import class_probabilities, generate_texts
+from models.inference import classify_sentiment, resolve_target, translate
 from models.loading import load_pretrained
-from models.prompts import prompt_and_target
+from models.tasks import get_task
 from models.registry import get_spec
 
 from conftest import PAIRS as ALL_PAIRS
@@ -85,7 +85,7 @@ def test_causal_encoding_masks_prompt_and_trains_eos(tiny_models, base):
     _, tokenizer = load_pretrained(get_spec(base))
     record = DATA["translation"][1]
     features = encode_record("translation", "causal", tokenizer, record, 128)
-    prompt, target = prompt_and_target("translation", record, "causal")
+    prompt, target = get_task("translation").prompt_and_target(record, "causal")
     prompt_ids = tokenizer(prompt)["input_ids"]
     assert features["input_ids"][: len(prompt_ids)] == prompt_ids
     assert features["labels"][: len(prompt_ids)] == [IGNORE] * len(prompt_ids)  # the prompt is not learnt
@@ -278,7 +278,7 @@ def test_saved_adapter_reloads_identically_other_architectures(tiny_models, tmp_
     recipe.model.eval()
     text = "I loved this movie" if task == "sentiment" else "The house is big."
     if task == "sentiment":
-        expected = sentiment_probabilities(recipe.model, recipe.tokenizer, [text], recipe.labels, False)[0]
+        expected = class_probabilities(recipe.model, recipe.tokenizer, [text], recipe.labels, False)[0]
         assert classify_sentiment(text, adapter=str(destination)) == pytest.approx(expected, abs=1e-5)
         assert expected != pytest.approx(classify_sentiment(text, base=base), abs=1e-3)
     else:

@@ -5,7 +5,6 @@ from a previous stage that is given instead of training the earlier stages again
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

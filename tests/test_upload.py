@@ -19,12 +19,15 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from finetune.data import upload as up  # noqa: E402
-from finetune.data.upload import (  # noqa: E402
-    TASK_COLUMNS, TASKS, DataLimits, DataValidationError, LoadedData, Problem, escape_spreadsheet_cell,
+from finetune.data import problems as up  # noqa: E402
+from finetune.data import (  # noqa: E402
+    DataLimits, DataValidationError, LoadedData, Problem, escape_spreadsheet_cell,
     load_examples, load_examples_or_raise, read_jsonl, split_train_validation, write_jsonl,
 )
 
+from models.tasks import get_task, task_names  # noqa: E402
+
+TASKS = task_names()
 N = 12  # rows in the "valid" fixtures (min_rows is 10)
 
 
@@ -52,7 +55,7 @@ def sentiment_rows(n: int = N) -> list[list[str]]:
 
 
 def valid_rows(task: str, n: int = N) -> list[dict]:
-    a, b = TASK_COLUMNS[task]
+    a, b = get_task(task).columns
     if task == "sentiment":
         return [{a: t, b: lab} for t, lab in sentiment_rows(n)]
     return [{a: f"{a} number {i}", b: f"{b} number {i}"} for i in range(n)]
@@ -79,8 +82,9 @@ def messages(data: LoadedData) -> str:
 
 def test_public_constants_and_limits_help():
     assert TASKS == ("sentiment", "translation", "summarization", "chat")
-    assert TASK_COLUMNS == {"sentiment": ("text", "label"), "translation": ("source", "target"),
-                            "summarization": ("text", "summary"), "chat": ("prompt", "response")}
+    assert {task: get_task(task).columns for task in TASKS} == {
+        "sentiment": ("text", "label"), "translation": ("source", "target"),
+        "summarization": ("text", "summary"), "chat": ("prompt", "response")}
     limits = DataLimits()
     assert (limits.min_rows, limits.max_rows, limits.max_bytes, limits.max_cell_chars) == (10, 50_000, 50 << 20, 20_000)
     assert all(f.metadata.get("help") for f in fields(DataLimits))

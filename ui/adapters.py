@@ -11,6 +11,7 @@ import pandas as pd
 
 from models.adapters import AdapterError, AdapterInfo, delete_adapter, import_zip, list_adapters
 from models.inference import detach
+from models.messages import error_text, say
 from ui.common import BASE_CHOICE, LIGHT_EVENT, UI_EVENT, Context, adapter_zip, require_workspace
 from ui.i18n import text
 
@@ -88,24 +89,24 @@ def build(ctx: Context) -> gr.Tab:
         if info is None:
             return ""
         if info.shipped:
-            raise gr.Error(f"'{info.name}' ships with the app and cannot be deleted.")
+            raise gr.Error(say("adapter.shipped", name=info.name).text(language))
         detach(info)  # first: the loaded copy is found by the files that deleting removes
         try:
             delete_adapter(info)
         except (AdapterError, OSError) as error:
-            raise gr.Error(str(error)) from None
+            raise gr.Error(error_text(error, language)) from None
         return text(language, "adapters.deleted", name=info.name)
 
     def add(path: str | None, workspace: str | None, language: str):
         workspace = require_workspace(workspace)
         if not path:
             return gr.skip(), gr.skip()
+        if Path(path).stem.lower() == BASE_CHOICE:
+            return f"❌ {text(language, 'train.name_reserved')}", gr.skip()
         try:
-            if Path(path).stem.lower() == BASE_CHOICE:
-                raise AdapterError(text(language, "train.name_reserved"))
             info = import_zip(Path(path), workspace)
         except AdapterError as error:
-            return f"❌ {error}", gr.skip()
+            return f"❌ {error_text(error, language)}", gr.skip()
         return (text(language, "adapters.imported", name=info.name, task=info.task),
                 gr.update(choices=list(library(workspace)), value=info.name))
 

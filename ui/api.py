@@ -25,6 +25,7 @@ import gradio as gr
 
 from finetune.jobs import Job, JobQueue
 from models import inference
+from models.tasks import TASKS, TaskSpec
 from ui.chat import plain_messages
 from ui.common import BASE_CHOICE, USER_ERRORS, adapter_argument
 
@@ -64,45 +65,47 @@ def _streams(value: type) -> Callable[[Callable[..., Iterator[Any]]], Callable[.
 
 
 def _written(task: str, text: str, adapter: str, workspace: str, request: gr.Request | None) -> Iterator[str]:
-    """A translation or summary as it is written."""
+    """A generation task's answer as it is written."""
     key = _checked(text, task, adapter, workspace)
     yield from _texts(inference.generation_streams(task, [(text, key)], workspace=workspace or None,
                                                    owner=_owner(workspace, request)))
 
 
-@_streams(str)
-def translate(text: str, adapter: str = BASE_CHOICE, workspace: str = "",
-              request: gr.Request = None) -> Iterator[str]:  # type: ignore[assignment]
-    """English to Spanish."""
-    yield from _written("translation", text, adapter, workspace, request)
+def endpoint(spec: TaskSpec) -> Callable[..., Any]:
+    """A task's API function, shaped by its kind: a classification answers class probabilities, e.g.
+    {"negative": 0.1, "positive": 0.9}; a generation streams its text; a chat streams the reply to
+    `message` after `history` ([{"role": ..., "content": ...}, ...]) from `persona` (an adapter)."""
+    if spec.kind == "classify":
+        def classify(text: str, adapter: str = BASE_CHOICE, workspace: str = "") -> dict[str, float]:
+            key = _checked(text, spec.name, adapter, workspace)
+            try:
+                return inference.classify(spec.name, text, adapter=key, workspace=workspace or None)
+            except USER_ERRORS as error:
+                raise gr.Error(str(error)) from None
 
+        function: Callable[..., Any] = classify
+    elif spec.kind == "generate":
+        @_streams(str)
+        def generate(text: str, adapter: str = BASE_CHOICE, workspace: str = "",
+                     request: gr.Request = None) -> Iterator[str]:  # type: ignore[assignment]
+            yield from _written(spec.name, text, adapter, workspace, request)
 
-def sentiment(text: str, adapter: str = BASE_CHOICE, workspace: str = "") -> dict[str, float]:
-    """Class probabilities, e.g. {"negative": 0.1, "positive": 0.9}."""
-    key = _checked(text, "sentiment", adapter, workspace)
-    try:
-        return inference.classify_sentiment(text, adapter=key, workspace=workspace or None)
-    except USER_ERRORS as error:
-        raise gr.Error(str(error)) from None
+        function = generate
+    else:
+        @_streams(str)
+        def chat(message: str, persona: str = BASE_CHOICE, history: list[dict[str, str]] | None = None,
+                 workspace: str = "", request: gr.Request = None) -> Iterator[str]:  # type: ignore[assignment]
+            key = _checked(message, spec.name, persona, workspace)
+            try:
+                turn = inference.ChatTurn(message, plain_messages(inference.check_history(history)), key)
+            except USER_ERRORS as error:
+                raise gr.Error(str(error)) from None
+            yield from _texts(inference.chat_streams([turn], workspace=workspace or None,
+                                                     owner=_owner(workspace, request), task=spec.name))
 
-
-@_streams(str)
-def summarize(text: str, adapter: str = BASE_CHOICE, workspace: str = "",
-              request: gr.Request = None) -> Iterator[str]:  # type: ignore[assignment]
-    """A one-line summary."""
-    yield from _written("summarization", text, adapter, workspace, request)
-
-
-@_streams(str)
-def chat(message: str, persona: str = BASE_CHOICE, history: list[dict[str, str]] | None = None,
-         workspace: str = "", request: gr.Request = None) -> Iterator[str]:  # type: ignore[assignment]
-    """The reply to `message` after `history` ([{"role": ..., "content": ...}, ...]), as it is written."""
-    key = _checked(message, "chat", persona, workspace)
-    try:
-        turn = inference.ChatTurn(message, plain_messages(inference.check_history(history)), key)
-    except USER_ERRORS as error:
-        raise gr.Error(str(error)) from None
-    yield from _texts(inference.chat_streams([turn], workspace=workspace or None, owner=_owner(workspace, request)))
+        function = chat
+    function.__name__, function.__doc__ = spec.endpoint, f"{spec.description}."
+    return function
 
 
 def job_status(job: Job | None) -> dict[str, Any]:
@@ -116,9 +119,9 @@ def job_status(job: Job | None) -> dict[str, Any]:
 
 
 def register(jobs: JobQueue) -> None:
-    """Add the endpoints to the Blocks being built."""
-    for fn in (translate, sentiment, summarize, chat):  # the engines keep their own line (ui.common.MODEL_EVENT)
-        gr.api(fn, api_name=fn.__name__, concurrency_limit=None)
+    """Add the endpoints to the Blocks being built: one per task (`models.tasks`), and the jobs' status."""
+    for spec in TASKS.values():  # unlimited here: the engines keep their own line (ui.common.MODEL_EVENT)
+        gr.api(endpoint(spec), api_name=spec.endpoint, concurrency_limit=None)
 
     def train_status(workspace: str, job_id: str = "") -> dict[str, Any]:
         """The workspace's latest training job (or the job with this id, if it is the workspace's)."""

@@ -9,12 +9,12 @@ from typing import Any, Iterator
 import gradio as gr
 
 from models.inference import ChatTurn, chat_streams
+from models.messages import error_text
+from models.tasks import get_task
 from ui.common import (BASE_CHOICE, MODEL_EVENT, UI_EVENT, USER_ERRORS, Context, adapter_argument, adapter_choices,
                        keep_picker_fresh, waiting_text)
 from ui.i18n import text
 
-EXAMPLES = ["What is the capital of France?", "Can you explain what a LoRA adapter is in one sentence?",
-            "Give me a tip for learning a new language."]
 Messages = list[dict[str, str]]
 
 
@@ -64,7 +64,7 @@ def build(ctx: Context) -> gr.Tab:
             message = loc(gr.Textbox(scale=4, show_label=False, elem_id="chat-input"), placeholder="chat.placeholder")
             send = loc(gr.Button(variant="primary", scale=1, elem_id="chat-send"), value="chat.send")
             clear = loc(gr.Button(scale=1, elem_id="chat-clear"), value="chat.clear")
-        gr.Examples([[example] for example in EXAMPLES], inputs=[message], **UI_EVENT)
+        gr.Examples([[example] for example in get_task("chat").examples], inputs=[message], **UI_EVENT)
 
     def respond(message: str, history: list, base_history: list, choice: str, compare: bool,
                 workspace: str | None, language: str):
@@ -81,7 +81,7 @@ def build(ctx: Context) -> gr.Tab:
                 yield box, turns[0], turns[1] if compare else base_history
                 box = gr.skip()
         except USER_ERRORS as error:
-            raise gr.Error(str(error)) from None
+            raise gr.Error(error_text(error, language)) from None
 
     gr.on([send.click, message.submit], respond,
           [message, conversation, base_conversation, persona, compare, ctx.workspace, ctx.language],

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import gradio as gr
 
-from finetune.data.upload import DataLimits
+from finetune.data import DataLimits
 from finetune.jobs import JobQueue
 from models.adapters import WEIGHTS_FILE, AdapterError, AdapterInfo, export_zip, list_adapters, read_adapter
 from models.inference import InputError
@@ -148,7 +148,7 @@ def adapter_argument(choice: str | None, task: str, workspace: str | None) -> st
     if not choice or choice == BASE_CHOICE:
         return None
     if choice not in {info.name for info in list_adapters(task, workspace or None)}:
-        raise AdapterError(f"No {task} adapter named '{choice}' is available here.")
+        raise AdapterError("adapter.not_available", task=task, name=choice)
     return choice
 
 

@@ -22,11 +22,12 @@ import gradio as gr
 import pandas as pd
 
 from finetune.config import TrainConfig, make_config
-from finetune.data.upload import load_examples
+from finetune.data import load_examples
 from finetune.jobs import Job, JobLimitError
 from finetune.recipe import apply_method, count_parameters
 from models.adapters import WEIGHTS_FILE
 from models.loading import DEFAULT_LABELS, load_pretrained
+from models.messages import error_text
 from models.registry import DEFAULT_BASE, get_spec
 from ui.common import LIGHT_EVENT, UI_EVENT, Context, require_workspace
 from ui.i18n import text
@@ -158,7 +159,7 @@ def build(ctx: Context) -> gr.Tab:
                 ctx.jobs.submit(method_config(method, base), records, workspace, kind="learn",
                                 data_summary={"file": COMPARISON_DATA.name})
         except JobLimitError as error:
-            raise gr.Error(str(error)) from None
+            raise gr.Error(error_text(error, language)) from None
         return poll(workspace, language)
 
     def stop_all(workspace: str | None) -> None:

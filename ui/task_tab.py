@@ -9,7 +9,9 @@ from typing import Any, Callable, Iterator
 
 import gradio as gr
 
-from models.inference import classify_sentiment, generation_streams, is_truncated
+from models.inference import classify, generation_streams, is_truncated
+from models.messages import error_text
+from models.tasks import TaskSpec, get_task
 from ui.common import (BASE_CHOICE, MODEL_EVENT, UI_EVENT, USER_ERRORS, Context, adapter_argument, adapter_choices,
                        keep_picker_fresh, waiting_text)
 from ui.i18n import text
@@ -19,37 +21,43 @@ from ui.i18n import text
 Answers = Iterator[tuple[list[Any], int | None]]
 
 
-def classify_answers(text_in: str, adapters: list[str | None], workspace: str | None, owner: str | None) -> Answers:
-    """Sentiment: one answer per adapter, asked together so that the micro-batcher runs them as one batch."""
-    with ThreadPoolExecutor(len(adapters)) as pool:
-        futures = [pool.submit(classify_sentiment, text_in, adapter=adapter, workspace=workspace) for adapter in adapters]
-        yield [future.result() for future in futures], None
+def answers(spec: TaskSpec, text_in: str, adapters: list[str | None], workspace: str | None) -> Answers:
+    """One answer per adapter. A classification's are asked together, so that the micro-batcher runs them
+    as one batch; a generation's are written side by side as they come."""
+    if spec.kind == "classify":
+        with ThreadPoolExecutor(len(adapters)) as pool:
+            futures = [pool.submit(classify, spec.name, text_in, adapter=adapter, workspace=workspace)
+                       for adapter in adapters]
+            yield [future.result() for future in futures], None
+        return
+    for pieces in generation_streams(spec.name, [(text_in, adapter) for adapter in adapters], workspace=workspace,
+                                     owner=workspace):
+        waiting = [piece.ahead for piece in pieces if piece.ahead is not None]
+        yield [piece.text for piece in pieces], max(waiting) if waiting else None
 
 
-def generation_answers(task: str) -> Callable[..., Answers]:
-    """Translation or summary: the texts as they are written, side by side."""
-    def answers(text_in: str, adapters: list[str | None], workspace: str | None, owner: str | None) -> Answers:
-        for pieces in generation_streams(task, [(text_in, adapter) for adapter in adapters], workspace=workspace,
-                                         owner=owner):
-            waiting = [piece.ahead for piece in pieces if piece.ahead is not None]
-            yield [piece.text for piece in pieces], max(waiting) if waiting else None
-
-    return answers
+def output_component(spec: TaskSpec) -> Callable[..., gr.components.Component]:
+    """A result box: labelled bars for class probabilities, a text box for a text."""
+    if spec.kind == "classify":
+        return lambda **kw: gr.Label(num_top_classes=5, **kw)
+    return lambda **kw: gr.Textbox(lines=3, buttons=["copy"], **kw)
 
 
 @dataclass(frozen=True)
 class TextTask:
-    """What differs between the three tabs."""
+    """A tab for one text task: its spec, and the i18n prefix and tab id of its strings (e.g. "translate")."""
 
-    task: str  # the registry's task name, e.g. "translation"
-    key: str  # i18n prefix and tab id, e.g. "translate"
-    answers: Callable[..., Answers]  # classify_answers, or generation_answers(task)
-    output: Callable[..., gr.components.Component]  # builds one result component (Textbox or Label)
-    examples: list[str]
+    spec: TaskSpec
+    key: str
+
+    @classmethod
+    def named(cls, task: str, key: str) -> "TextTask":
+        return cls(get_task(task), key)
 
 
 def build_text_task(task: TextTask, ctx: Context) -> gr.Tab:
-    loc, key = ctx.loc, task.key
+    loc, key, spec = ctx.loc, task.key, task.spec
+    output = output_component(spec)
     with loc(gr.Tab(id=key), label=f"{key}.tab") as tab:
         loc(gr.Markdown(), value=f"{key}.intro")
         with gr.Row(equal_height=False):
@@ -57,15 +65,15 @@ def build_text_task(task: TextTask, ctx: Context) -> gr.Tab:
                 text_in = loc(gr.Textbox(lines=4, elem_id=f"{key}-input"), label=f"{key}.input",
                               placeholder=f"{key}.placeholder")
                 with gr.Row():
-                    picker = loc(gr.Dropdown(adapter_choices(task.task, None), value=BASE_CHOICE,
+                    picker = loc(gr.Dropdown(adapter_choices(spec.name, None), value=BASE_CHOICE,
                                              elem_id=f"{key}-adapter"), label="common.adapter", info="common.adapter_info")
                     compare = loc(gr.Checkbox(False, elem_id=f"{key}-compare"), label="common.compare")
                 go = loc(gr.Button(variant="primary", elem_id=f"{key}-run"), value="common.run")
-                gr.Examples([[example] for example in task.examples], inputs=[text_in], **UI_EVENT)
+                gr.Examples([[example] for example in spec.examples], inputs=[text_in], **UI_EVENT)
             with gr.Column():
                 with gr.Row():
-                    result = loc(task.output(elem_id=f"{key}-result"), label="common.result")
-                    base_result = loc(task.output(visible=False, elem_id=f"{key}-base"), label="common.base_result")
+                    result = loc(output(elem_id=f"{key}-result"), label="common.result")
+                    base_result = loc(output(visible=False, elem_id=f"{key}-base"), label="common.base_result")
                 note = gr.Markdown(elem_id=f"{key}-note")
 
     def respond(text_in: str, choice: str, compare: bool, workspace: str | None, language: str):
@@ -74,14 +82,14 @@ def build_text_task(task: TextTask, ctx: Context) -> gr.Tab:
             yield None, gr.update(value=None, visible=compare), text(language, "common.empty")
             return
         try:
-            adapter = adapter_argument(choice, task.task, workspace)
+            adapter = adapter_argument(choice, spec.name, workspace)
             adapters = [adapter, None] if compare else [adapter]
-            for outputs, ahead in task.answers(text_in, adapters, workspace, workspace):
+            for outputs, ahead in answers(spec, text_in, adapters, workspace):
                 waiting = "" if ahead is None else waiting_text(language, ahead)
                 yield outputs[0], gr.update(value=outputs[-1] if compare else None, visible=compare), waiting
-            notes = [text(language, "common.truncated")] if is_truncated(task.task, text_in, adapter, workspace) else []
+            notes = [text(language, "common.truncated")] if is_truncated(spec.name, text_in, adapter, workspace) else []
         except USER_ERRORS as error:
-            raise gr.Error(str(error)) from None
+            raise gr.Error(error_text(error, language)) from None
         if compare and adapter is None:
             notes.append(text(language, "common.compare_same"))
         yield gr.skip(), gr.skip(), "\n\n".join(f"ℹ️ {n}" for n in notes)
@@ -89,5 +97,5 @@ def build_text_task(task: TextTask, ctx: Context) -> gr.Tab:
     inputs = [text_in, picker, compare, ctx.workspace, ctx.language]
     gr.on([go.click, text_in.submit], respond, inputs, [result, base_result, note], **MODEL_EVENT)
     compare.change(lambda on: gr.update(visible=on), compare, base_result, **UI_EVENT, queue=False)
-    keep_picker_fresh(tab, picker, task.task, ctx.workspace)
+    keep_picker_fresh(tab, picker, spec.name, ctx.workspace)
     return tab

@@ -14,10 +14,12 @@ import gradio as gr
 import pandas as pd
 
 from finetune.config import ConfigError, TrainConfig, make_config
-from finetune.data.upload import TASKS, DataLimits, LoadedData, escape_spreadsheet_cell, load_examples
-from finetune.jobs import EXAMPLES_PER_SECOND, UNMEASURED_EXAMPLES_PER_SECOND, Job, JobLimitError, estimate_seconds
+from finetune.data import LoadedData, escape_spreadsheet_cell, load_examples
+from finetune.jobs import Job, JobLimitError, estimate_seconds
 from models.adapters import AdapterError, read_adapter, sanitize_name
-from models.registry import DEFAULT_BASE, list_specs
+from models.messages import error_text
+from models.registry import DEFAULT_BASE, get_spec, list_specs
+from models.tasks import task_names
 from ui.common import BASE_CHOICE, LIGHT_EVENT, UI_EVENT, Context, adapter_zip, require_workspace
 from ui.i18n import text
 
@@ -60,17 +62,17 @@ def problems_markdown(data: LoadedData, language: str) -> str:
         return text(language, "train.data_ok", rows=len(data.records))
     lines = [text(language, "train.data_errors" if data.errors else "train.data_warnings",
                   errors=len(data.errors), warnings=len(data.warnings))]
-    lines += [f"- ❌ {p.message}" for p in data.errors] + [f"- ⚠️ {p.message}" for p in data.warnings]
+    lines += [f"- ❌ {p.text(language)}" for p in data.errors] + [f"- ⚠️ {p.text(language)}" for p in data.warnings]
     return "\n".join(lines)
 
 
 def training_config(task: str, base: str, preset: str, rank: float, learning_rate: float, epochs: float,
                     max_steps: float | None, steps_cap: int | None) -> TrainConfig:
     """The form's settings as a config; a deployment cap on steps always applies."""
-    empty = [name for name, value in (("rank", rank), ("learning rate", learning_rate), ("epochs", epochs))
+    empty = [name for name, value in (("rank", rank), ("learning_rate", learning_rate), ("epochs", epochs))
              if value is None]
     if empty:  # a cleared number box
-        raise ConfigError(f"Fill in {', '.join(empty)}.")
+        raise ConfigError("config.fill_in", names=", ".join(empty))
     steps = int(max_steps) if max_steps and max_steps > 0 else -1
     if steps_cap:
         steps = steps_cap if steps < 0 else min(steps, steps_cap)
@@ -143,7 +145,7 @@ def samples_frame(result: dict[str, Any] | None) -> pd.DataFrame:
 
 def build(ctx: Context) -> gr.Tab:
     loc, settings = ctx.loc, ctx.settings
-    first_task = TASKS[0]
+    first_task = task_names()[0]
     defaults = make_config(first_task, "quick")
     with loc(gr.Tab(id="train"), label="train.tab") as tab:
         loc(gr.Markdown(), value="train.intro")
@@ -153,7 +155,7 @@ def build(ctx: Context) -> gr.Tab:
         rows = gr.State(0)
         with gr.Row(equal_height=False):
             with gr.Column(scale=1):
-                task = loc(gr.Dropdown(list(TASKS), value=first_task, elem_id="train-task"), label="train.task")
+                task = loc(gr.Dropdown(list(task_names()), value=first_task, elem_id="train-task"), label="train.task")
                 upload = loc(gr.File(file_types=[".csv", ".tsv", ".jsonl", ".json"], type="filepath",
                                      elem_id="train-upload"), label="train.upload")
                 example = loc(gr.Dropdown(example_files(first_task), value=None, elem_id="train-example"),
@@ -219,8 +221,8 @@ def build(ctx: Context) -> gr.Tab:
             config = training_config(task_name, base_name, preset_name, rank_value, lr, epoch_count, steps,
                                      settings.max_steps)
         except (ConfigError, TypeError, ValueError) as error:
-            return f"⚠️ {error}"
-        speed = EXAMPLES_PER_SECOND.get(config.base or "", UNMEASURED_EXAMPLES_PER_SECOND)
+            return f"⚠️ {error_text(error, language)}"
+        speed = get_spec(config.base or DEFAULT_BASE[task_name]).examples_per_second
         return text(language, "train.estimate", time=format_seconds(estimate_seconds(config, row_count)),
                     rows=row_count, epochs=config.epochs, speed=speed)
 
@@ -237,11 +239,11 @@ def build(ctx: Context) -> gr.Tab:
                                      settings.max_steps)
             folder = sanitize_name(adapter_name or "")
             if folder == BASE_CHOICE:
-                raise AdapterError(text(language, "train.name_reserved"))
+                raise gr.Error(text(language, "train.name_reserved"))
             ctx.jobs.submit(config, data.records, workspace, folder,
                             data_summary={"file": Path(path).name, **data.summary()})
         except (ConfigError, AdapterError, JobLimitError, KeyError) as error:
-            raise gr.Error(str(error)) from None
+            raise gr.Error(error_text(error, language)) from None
         return poll(workspace, language)
 
     def stop_job(workspace: str | None):
