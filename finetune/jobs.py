@@ -30,7 +30,7 @@ from typing import Any
 
 import finetune.catalogue  # noqa: F401  (the words of the messages below)
 from finetune.config import TrainConfig
-from finetune.recipe import Progress
+from finetune.progress import Progress
 from models import activity
 from models.adapters import recover_interrupted_saves, sanitize_name, workspace_dir
 from models.messages import LocalizedError

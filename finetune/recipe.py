@@ -13,7 +13,6 @@ import platform
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -38,6 +37,7 @@ from finetune.evaluate import evaluate_model
 from finetune.features import encode_all
 from finetune.loss import target_only_lm_loss
 from finetune.precision import FrozenWeightsInBf16, resolve_precision
+from finetune.progress import Progress
 from models.adapters import METADATA_FILE, AdapterInfo, find_adapter, save_adapter_atomically
 from models.loading import default_device, load_pretrained
 from models.messages import LocalizedError
@@ -54,23 +54,6 @@ class RecipeError(LocalizedError, ValueError):
 
 class TrainingCancelled(Exception):
     """The user pressed Stop; nothing was saved."""
-
-
-@dataclass
-class Progress:
-    """One snapshot of a job, cheap to copy and JSON-safe (the app polls these)."""
-
-    status: str = "queued"  # queued, loading, evaluating, training, saving, done, cancelled, failed
-    step: int = 0
-    total_steps: int = 0
-    epoch: float = 0.0
-    loss: float | None = None
-    learning_rate: float | None = None
-    examples_per_s: float = 0.0
-    eta_s: float | None = None
-    elapsed_s: float = 0.0
-    message: str = ""
-    losses: list[tuple[int, float]] = field(default_factory=list)
 
 
 class GiveWay:

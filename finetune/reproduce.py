@@ -12,7 +12,8 @@ from typing import Any, Callable
 from finetune.config import make_config
 from finetune.data import read_jsonl
 from finetune.evaluate import evaluate_model
-from finetune.recipe import LoRARecipe, Progress
+from finetune.progress import Progress
+from finetune.recipe import LoRARecipe
 from models.adapters import METADATA_FILE, SHIPPED_DIR
 from models.inference import BASE
 from models.tasks import get_task

@@ -1,8 +1,5 @@
 """What `models/` says to people (adapter uploads and folders, base models, requests), by key, in
-English and Vietnamese. See `models.messages` for how a key becomes a sentence.
-
-The training job's messages (`finetune/jobs.py`, `finetune/recipe.py`, keys "job.*") are here too for
-now; they belong with `finetune.catalogue`."""
+English and Vietnamese. See `models.messages` for how a key becomes a sentence."""
 
 from __future__ import annotations
 
@@ -66,7 +63,6 @@ EN = {
     "inference.history_bad_message": "History message {number} must be {{\"role\": \"user\" | \"assistant\" | "
                                      "\"system\", \"content\": \"text\"}}.",
     "inference.history_too_long": "The history has {chars:,} characters; the limit is {limit:,}.",
-    # training jobs (finetune/jobs.py, finetune/recipe.py)
 }
 
 VI = {

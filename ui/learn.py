@@ -24,7 +24,6 @@ import pandas as pd
 from finetune.config import TrainConfig, make_config
 from finetune.data import load_examples
 from finetune.jobs import Job, JobLimitError
-from finetune.recipe import apply_method, count_parameters
 from models.adapters import WEIGHTS_FILE
 from models.loading import DEFAULT_LABELS, load_pretrained
 from models.messages import error_text
@@ -75,6 +74,8 @@ def footprints(base: str) -> pd.DataFrame:
     adapter as saved (measured on disk), otherwise the changed weights in float32."""
     spec = get_spec(base)
     model, _ = load_pretrained(spec, list(DEFAULT_LABELS))
+    from finetune.recipe import apply_method, count_parameters  # (the Trainer's imports: not at app start)
+
     rows = []
     for method in METHODS:
         adapted = apply_method(copy.deepcopy(model), spec, method_config(method, base))
