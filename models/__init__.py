@@ -11,11 +11,10 @@ warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprec
 
 
 def quiet_libraries() -> None:
-    """For the command lines: no progress bars or info messages from transformers and datasets (errors
-    still show)."""
-    import datasets
+    """For the command lines: no progress bars or info messages from transformers (errors still show).
+    datasets' bars are off wherever it is used (`finetune.data.contract.quiet_datasets`), so a command
+    that never touches it does not pay for importing it."""
     import transformers
 
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
-    datasets.disable_progress_bars()

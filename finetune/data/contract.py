@@ -30,15 +30,12 @@ from types import ModuleType
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from finetune.data.problems import DataLimits, DataValidationError, Problem, Report
 from finetune.data.reading import CONTROL, json_type, plain_text, read_table, read_text
 from models.messages import Listing, Message, say
 from models.tasks import UnknownTaskError, get_task
-
-if TYPE_CHECKING:
-    from datasets import Dataset
 
 CHAT_OPTIONAL = ("system",)
 ROLES = ("system", "user", "assistant")
@@ -73,11 +70,6 @@ class LoadedData:
     @property
     def ok(self) -> bool:
         return not self.errors
-
-    @property
-    def dataset(self) -> Dataset:
-        """The checked rows as a `datasets.Dataset` (one column per field of a record)."""
-        return quiet_datasets().Dataset.from_list(self.records)
 
     def summary(self) -> dict:
         """JSON-safe overview for the UI and the adapter's metadata."""
@@ -312,7 +304,7 @@ def split_train_validation(records: list[dict], task: str, validation_fraction: 
     and is stratified by label where every other label can have a place on both sides."""
     if not 0 <= validation_fraction < 1:
         raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction}.")
-    ClassLabel, Dataset = quiet_datasets().ClassLabel, quiet_datasets().Dataset
+    datasets = quiet_datasets()
     spec = get_task(task)
     labels = [str(r[spec.output_column]) for r in records] if spec.kind == "classify" else [""] * len(records)
     counts = Counter(labels)
@@ -322,10 +314,10 @@ def split_train_validation(records: list[dict], task: str, validation_fraction: 
     n_val = min(max(min_validation, round(len(records) * validation_fraction)), n - shared)
     if validation_fraction == 0 or n_val < 1:
         return list(records), []
-    rows = Dataset.from_dict({"row": splittable, "label": [labels[i] for i in splittable]})
+    rows = datasets.Dataset.from_dict({"row": splittable, "label": [labels[i] for i in splittable]})
     stratify = None
     if spec.kind == "classify":
-        rows = rows.cast_column("label", ClassLabel(names=sorted({labels[i] for i in splittable})))
+        rows = rows.cast_column("label", datasets.ClassLabel(names=sorted({labels[i] for i in splittable})))
         stratify = "label" if shared <= min(n_val, n - n_val) else None
     parts = rows.train_test_split(test_size=n_val, seed=seed, stratify_by_column=stratify)
     held_out = set(parts["test"]["row"])
