@@ -26,7 +26,15 @@ if TYPE_CHECKING:
 # Gradio refuses bigger uploads before they reach the disk; smaller ones get our own, clearer limits.
 # Each streamed reply holds one of gradio's worker threads while it is written (40 by default): a class
 # of thirty in compare mode, with the pages' polls, needs more.
-LAUNCH_OPTIONS = {"max_file_size": "200mb", "max_threads": 128}
+SERVER_OPTIONS = {"max_file_size": "200mb", "max_threads": 128}
+
+
+def launch_options() -> dict:
+    """Everything `Blocks.launch` needs besides where to listen: the server's limits and the page's
+    language script, gradio's own strings in Vietnamese and the stylesheet (`ui.page`)."""
+    from ui.page import launch_options as page_options
+
+    return {**SERVER_OPTIONS, **page_options()}
 
 
 def build_demo(settings: Settings | None = None, jobs: JobQueue | None = None) -> gr.Blocks:
@@ -35,9 +43,10 @@ def build_demo(settings: Settings | None = None, jobs: JobQueue | None = None) -
 
     from finetune.jobs import JobQueue
     from ui import adapters, api, chat, learn, sentiment, summarize, train, translate
-    from ui.common import (LIGHT_EVENT, Context, Localizer, Settings, browser_secret, ensure_workspace,
-                           language_radio, workspace_state)
+    from ui.common import (LIGHT_EVENT, Context, Localizer, Settings, browser_secret, language_radio, start_page,
+                           workspace_state)
     from ui.i18n import DEFAULT_LANGUAGE
+    from ui.page import FOLLOW_LANGUAGE_JS
 
     settings = settings or Settings.from_env()
     jobs = jobs or JobQueue(settings.max_active_jobs)
@@ -57,15 +66,9 @@ def build_demo(settings: Settings | None = None, jobs: JobQueue | None = None) -
                 tab.build(ctx)
         api.register(jobs)
 
-        def start(workspace_id: str | None, language_code: str | None):
-            """The browser's workspace, and the language it chose last time. The default is left
-            alone: setting it would undo a switch made while the page was still loading."""
-            keep = not language_code or language_code == DEFAULT_LANGUAGE
-            return ensure_workspace(workspace_id), gr.skip() if keep else language_code
-
-        demo.load(start, [workspace, saved_language], [workspace, language], **LIGHT_EVENT)
+        demo.load(start_page, [workspace, saved_language], [workspace, language], **LIGHT_EVENT)
         language.change(lambda code: [code, *loc.updates(code)], language, [saved_language, *loc.components],
-                        **LIGHT_EVENT)
+                        js=FOLLOW_LANGUAGE_JS, **LIGHT_EVENT)
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo
 
@@ -85,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings.from_env()
     jobs = JobQueue(settings.max_active_jobs)
     try:
-        build_demo(settings, jobs).launch(server_name=args.host, server_port=args.port, **LAUNCH_OPTIONS)
+        build_demo(settings, jobs).launch(server_name=args.host, server_port=args.port, **launch_options())
     finally:
         jobs.close()
 

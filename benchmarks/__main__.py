@@ -20,11 +20,11 @@ import time  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from benchmarks import (classroom, concurrency, efficiency, latency, scaling, startup, switching,  # noqa: E402
-                        training)
+from benchmarks import (classroom, concurrency, efficiency, estimates, latency, scaling, startup,  # noqa: E402
+                        switching, training)
 from benchmarks.common import ROOT, Row, cpu_busy_note, machine, table  # noqa: E402
 
-BENCHMARKS = [training, efficiency, latency, concurrency, classroom, switching, startup, scaling]
+BENCHMARKS = [training, efficiency, latency, concurrency, classroom, switching, startup, scaling, estimates]
 
 
 def main(argv: list[str] | None = None) -> int:

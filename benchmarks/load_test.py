@@ -58,7 +58,7 @@ REQUESTS: dict[str, tuple[Any, ...]] = {
 
 def serve(port: int) -> None:
     """The app as `python app.py` runs it, plus a training job that outlasts the test."""
-    from app import LAUNCH_OPTIONS, build_demo
+    from app import build_demo, launch_options
     from finetune.config import make_config
     from finetune.data import load_examples
     from finetune.jobs import JobQueue
@@ -71,7 +71,7 @@ def serve(port: int) -> None:
     config = make_config("sentiment", "quick", base=DEFAULT_BASE["sentiment"], max_steps=100_000, epochs=100)
     jobs.submit(config, data.records, WORKSPACE, None)  # nothing saved: it is stopped at the end
     try:
-        build_demo(Settings(), jobs).launch(server_name="127.0.0.1", server_port=port, quiet=True, **LAUNCH_OPTIONS)
+        build_demo(Settings(), jobs).launch(server_name="127.0.0.1", server_port=port, quiet=True, **launch_options())
     finally:
         jobs.close()
 

@@ -1,4 +1,4 @@
-"""`python -m finetune train|eval|reproduce`: the engine's command line.
+"""`python -m finetune train|eval|reproduce|results|compare-methods`: the engine's command line.
 
 Runs unchanged under `accelerate launch` (the Trainer picks up the processes and the GPU)."""
 
@@ -74,7 +74,7 @@ def _train(args: argparse.Namespace) -> int:
     print(json.dumps({"adapter": str(destination) if config.method == "lora" else None,
                       "trainable_params": metadata["trainable_params"], "total_params": metadata["total_params"],
                       "train_seconds": metadata["train_seconds"],
-                      "metrics": {side: {k: v for k, v in m.items() if k != "samples"}
+                      "metrics": {side: {k: v for k, v in m.items() if k not in ("samples", "predictions")}
                                   for side, m in metadata["metrics"].items()}}))
     return 0
 
@@ -92,11 +92,27 @@ def _eval(args: argparse.Namespace) -> int:
                                  target.key is None, list(loaded.labels or []), adapter_name=target.key,
                                  max_length=loaded.spec.max_input_tokens)
     samples = metrics.pop("samples", [])
+    metrics.pop("predictions", None)  # a label per row: for comparisons, not for reading
     for name, value in metrics.items():
         print(f"{name:>15}: {value:.4f}" if isinstance(value, float) else f"{name:>15}: {value}")
     if args.json:
         print(json.dumps({"adapter": None if target.info is None else target.info.name, **metrics,
                           "samples": samples}, ensure_ascii=False))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from finetune.methods import run_comparison
+
+    from models.registry import DEFAULT_BASE
+
+    base = args.base or DEFAULT_BASE["sentiment"]
+    results = json.dumps(run_comparison(base, report=lambda line: print(line, file=sys.stderr, flush=True)),
+                         indent=1, ensure_ascii=False)
+    if args.output:
+        args.output.write_text(results + "\n", encoding="utf-8")
+    else:
+        print(results)
     return 0
 
 
@@ -119,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     again.add_argument("--previous-stage", type=Path, help="For an adapter trained in stages: start its last "
                        "stage from this folder instead of training the earlier ones again.")
     commands.add_parser("results", help="Print the shipped adapters' test results against their goals (markdown).")
+    compare = commands.add_parser("compare-methods", help="Train the Learn tab's six methods on MiniLM and score "
+                                  "them on held-out reviews (assets/learn_results.json).")
+    compare.add_argument("--base", help="Sentiment base model (default: the task's, minilm-l6).")
+    compare.add_argument("--output", type=Path, help="Write the results as JSON here (default: print them).")
     args = parser.parse_args(argv)
     if args.command == "results":
         from finetune.results import results_table
@@ -133,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
             return _train(args)
         if args.command == "eval":
             return _eval(args)
+        if args.command == "compare-methods":
+            return _compare(args)
         from finetune.reproduce import reproduce
 
         reproduce(args.only, test_limit=args.test_limit, report=_print_progress, previous_stage=args.previous_stage)

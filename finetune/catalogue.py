@@ -78,6 +78,23 @@ EN = {
     "data.too_few_rows": "Only {rows} usable row(s) (rows with problems and duplicates are left out); "
                          "at least {min_rows} are needed.",
     # training jobs
+    # a training job's progress (the Train tab shows these in the page's language)
+    "job.starting": "Starting the training process",
+    "job.loading": "Loading {model}",
+    "job.measuring_base": "Measuring the base model",
+    "job.measuring_adapter": "Measuring the trained adapter",
+    "job.training": "Training {trainable:,} of {total:,} parameters",
+    "job.saving": "Saving to {destination}",
+    "job.stopping": "Stopping after the current step...",
+    "job.stopped": "Stopped; nothing was saved.",
+    "job.stopped_waiting": "Stopped before it started; nothing was saved.",
+    "job.finished": "Finished",
+    "job.killed": "The training process was killed (signal {signal}) before finishing; nothing was saved. This can "
+                  "happen when the machine runs out of memory: try fewer rows, a shorter max length or a smaller "
+                  "base model.",
+    "job.exited": "The training process exited with code {code} before finishing; nothing was saved. This can "
+                  "happen when the machine runs out of memory: try fewer rows, a shorter max length or a smaller "
+                  "base model.",
     "job.limit": "This workspace already has {count} job(s) waiting or running; "
                  "wait for it to finish or stop it first.",
     "job.head_needs_classifier": "method 'head' needs a classification model (sentiment).",
@@ -102,6 +119,42 @@ EN = {
     "config.closed_open": "in [{low}, {high})",
     "config.open": "in ({low}, {high})",
     "config.minus_one_or": "-1 or {low}..{high}",
+    # an adapter's model card (finetune.card)
+    "card.split.test": "test",
+    "card.split.validation": "validation",
+    "card.unit.rows": "rows",
+    "card.unit.questions": "factual questions",
+    "card.set": "{set}, {rows} {unit}",
+    "card.set_part": "{set}, {rows} of {total} {unit}",
+    "card.side.base": "base",
+    "card.side.adapter": "adapter",
+    "card.task": "Task",
+    "card.base": "Base model",
+    "card.method": "Method",
+    "card.rank": "rank {rank}",
+    "card.params": "{trainable} of {total} parameters trained ({share})",
+    "card.data": "Data",
+    "card.rows": "{train} training rows + {validation} validation rows",
+    "card.from": "from {source}",
+    "card.training": "Training",
+    "card.steps": "{steps} steps",
+    "card.time": "{time} on {device}",
+    "card.settings": "learning rate {lr}, batch size {batch}, epochs {epochs}",
+    "card.earlier": "Earlier stage",
+    "card.results": "Results",
+    "card.base_note": "“base” is the bare model at its best without training: prompted with two worked "
+                      "examples (sentiment: zero-shot similarity to one sentence per label). A test set is "
+                      "held out: never trained on, never used to choose settings.",
+    "card.metric": "metric",
+    "card.samples": "Sample replies",
+    "card.no_details": "No training details or measurements were stored with this adapter: its "
+                       "playground.json names only its task and base model.",
+    "card.metric.accuracy": "accuracy",
+    "card.metric.loss": "loss",
+    "card.metric.perplexity": "perplexity",
+    "card.metric.style": "persona style",
+    "card.metric.facts_kept": "facts kept",
+    "card.metric.clean_stops": "clean stops",
 }
 
 VI = {
@@ -174,6 +227,23 @@ VI = {
     "data.no_rows": "Tệp không có dòng dữ liệu nào (chỉ có tiêu đề, hoặc trống). Hãy thêm ít nhất {min_rows} ví dụ.",
     "data.too_few_rows": "Chỉ có {rows} dòng dùng được (dòng có lỗi và dòng trùng lặp bị bỏ ra); cần ít nhất "
                          "{min_rows} dòng.",
+    # a training job's progress
+    "job.starting": "Đang khởi động tiến trình huấn luyện",
+    "job.loading": "Đang tải {model}",
+    "job.measuring_base": "Đang đo mô hình gốc",
+    "job.measuring_adapter": "Đang đo adapter vừa huấn luyện",
+    "job.training": "Đang huấn luyện {trainable:,} trên {total:,} tham số",
+    "job.saving": "Đang lưu vào {destination}",
+    "job.stopping": "Sẽ dừng sau bước hiện tại...",
+    "job.stopped": "Đã dừng; không có gì được lưu.",
+    "job.stopped_waiting": "Đã dừng trước khi bắt đầu; không có gì được lưu.",
+    "job.finished": "Hoàn tất",
+    "job.killed": "Tiến trình huấn luyện bị dừng đột ngột (tín hiệu {signal}) trước khi xong; không có gì được lưu. "
+                  "Điều này có thể xảy ra khi máy hết bộ nhớ: hãy thử ít dòng hơn, độ dài tối đa ngắn hơn hoặc "
+                  "một mô hình gốc nhỏ hơn.",
+    "job.exited": "Tiến trình huấn luyện thoát với mã {code} trước khi xong; không có gì được lưu. Điều này có thể "
+                  "xảy ra khi máy hết bộ nhớ: hãy thử ít dòng hơn, độ dài tối đa ngắn hơn hoặc một mô hình gốc "
+                  "nhỏ hơn.",
     "job.limit": "Không gian làm việc này đã có {count} lượt huấn luyện đang chờ hoặc đang chạy; "
                  "hãy đợi lượt đó xong hoặc dừng nó trước.",
     "job.head_needs_classifier": "phương pháp 'head' cần một mô hình phân loại (sentiment).",
@@ -198,6 +268,42 @@ VI = {
     "config.closed_open": "thuộc [{low}, {high})",
     "config.open": "thuộc ({low}, {high})",
     "config.minus_one_or": "-1 hoặc {low}..{high}",
+    # an adapter's model card (finetune.card)
+    "card.split.test": "tập kiểm tra",
+    "card.split.validation": "tập kiểm định",
+    "card.unit.rows": "dòng",
+    "card.unit.questions": "câu hỏi kiến thức",
+    "card.set": "{set}, {rows} {unit}",
+    "card.set_part": "{set}, {rows} trên {total} {unit}",
+    "card.side.base": "gốc",
+    "card.side.adapter": "adapter",
+    "card.task": "Nhiệm vụ",
+    "card.base": "Mô hình gốc",
+    "card.method": "Phương pháp",
+    "card.rank": "hạng {rank}",
+    "card.params": "huấn luyện {trainable} trên {total} tham số ({share})",
+    "card.data": "Dữ liệu",
+    "card.rows": "{train} dòng huấn luyện + {validation} dòng kiểm định",
+    "card.from": "từ {source}",
+    "card.training": "Huấn luyện",
+    "card.steps": "{steps} bước",
+    "card.time": "{time} trên {device}",
+    "card.settings": "tốc độ học {lr}, kích thước batch {batch}, số epoch {epochs}",
+    "card.earlier": "Giai đoạn trước",
+    "card.results": "Kết quả",
+    "card.base_note": "“gốc” là mô hình gốc ở mức tốt nhất khi chưa huấn luyện: được nhắc kèm hai ví dụ "
+                      "mẫu (cảm xúc: so độ tương đồng zero-shot với một câu cho mỗi nhãn). Tập kiểm tra "
+                      "được giữ riêng: không dùng để huấn luyện, cũng không dùng để chọn thiết lập.",
+    "card.metric": "chỉ số",
+    "card.samples": "Câu trả lời mẫu",
+    "card.no_details": "Adapter này không kèm thông tin huấn luyện hay kết quả đo: tệp playground.json "
+                       "chỉ ghi nhiệm vụ và mô hình gốc.",
+    "card.metric.accuracy": "độ chính xác",
+    "card.metric.loss": "hàm mất mát (loss)",
+    "card.metric.perplexity": "độ bối rối (perplexity)",
+    "card.metric.style": "đúng phong cách nhân vật",
+    "card.metric.facts_kept": "giữ kiến thức",
+    "card.metric.clean_stops": "kết thúc gọn",
 }
 
 add_catalogue({"en": EN, "vi": VI})

@@ -39,8 +39,11 @@ class TrainConfig:
                 "its rank and target layers are kept."})
     freeze_layers: int = field(default=4, metadata={"help": "method=freeze: how many lower layers stay frozen."})
     max_length: int = field(default=256, metadata={"help": "Longer examples are truncated to this many tokens."})
-    validation_fraction: float = field(default=0.1, metadata={"help": "Share held out when no validation file."})
-    eval_limit: int = field(default=200, metadata={"help": "At most this many validation examples for before/after."})
+    validation_fraction: float = field(default=0.1, metadata={
+        "help": "Share held out when no validation file, but at least min(30, a third of the rows): the before/after "
+                "metrics need about 30 rows to be worth reading, and two thirds stay to train on."})
+    eval_limit: int = field(default=200, metadata={
+        "help": "At most this many validation examples for before/after (under 30 the Train tab warns)."})
     precision: str = field(default="auto", metadata={
         "choices": PRECISIONS, "help": "fp32, or bf16: the frozen base weights and their matmuls in bfloat16 (trained weights, gradients "
                 "and optimizer stay fp32); auto: bf16 where the hardware multiplies bf16 natively (a GPU with "

@@ -54,6 +54,8 @@ def evaluate_model(model: Any, tokenizer: Any, architecture: str, task: str, rec
         metrics = spec.score(references, predictions)
         metrics["samples"] = [{"input": r[spec.input_column], "reference": ref, "prediction": pred}
                               for r, ref, pred in list(zip(records, references, predictions))[:5]]
+        if spec.kind == "classify":  # each row's label: comparing two models on the same rows needs them
+            metrics["predictions"] = predictions
     metrics["examples_per_s"] = len(records) / seconds if seconds else 0.0
     metrics["examples"] = len(records)
     return metrics

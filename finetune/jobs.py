@@ -6,8 +6,10 @@ free to answer polls and Stop. The "spawn" start method gives the worker a fresh
 (nothing inherited from the app's threads, locks or torch state).
 
 The worker sends `Progress` snapshots through a multiprocessing queue; the parent keeps the
-latest one per job, and the UI polls `JobQueue.get`. Stop sets a multiprocessing event that the
-recipe checks after every step. A worker that dies marks its job failed and the next job starts.
+latest one per job, and the UI polls `JobQueue.get`. A finished job's timings go into the queue's
+`SpeedBook`, so that the next estimates use what this machine measured (`finetune.speeds`).
+Stop sets a multiprocessing event that the recipe checks after every step. A worker that dies
+marks its job failed and the next job starts.
 
 Answering people comes first: the worker runs at a lower CPU priority, and while the app's engines
 have requests (`models.activity`, forwarded through another event) it pauses between steps, for at
@@ -31,9 +33,10 @@ from typing import Any
 import finetune.catalogue  # noqa: F401  (the words of the messages below)
 from finetune.config import TrainConfig
 from finetune.progress import Progress
+from finetune.speeds import Estimate, SpeedBook
 from models import activity
 from models.adapters import recover_interrupted_saves, sanitize_name, workspace_dir
-from models.messages import LocalizedError
+from models.messages import LocalizedError, Message, say
 from models.registry import DEFAULT_BASE, get_spec
 
 WAITING, RUNNING, DONE, CANCELLED, FAILED = "queued", "running", "done", "cancelled", "failed"
@@ -43,8 +46,6 @@ CANCEL_GRACE_S = 30.0
 # Training runs at a lower CPU priority than the app: on a 2-core machine the people waiting for an
 # answer come first, and an otherwise idle machine still trains at full speed (RELIABILITY.md, load test).
 WORKER_NICENESS = 10
-# Loading the base and measuring it before and after training, on top of the training time (rough).
-JOB_OVERHEAD_S = 20.0
 
 
 class JobLimitError(LocalizedError, RuntimeError):
@@ -69,12 +70,17 @@ class Job:
     adapter_path: str | None = None
     pid: int | None = None
     submitted: float = field(default_factory=time.time)
-    estimated_s: float = 0.0  # how long the whole job should take (`estimate_seconds` + JOB_OVERHEAD_S)
+    estimate: Estimate | None = None  # how long it should take, part by part (`SpeedBook.estimate`)
     starts_in_s: float | None = None  # while it waits: about when it starts (the jobs ahead's estimates)
+    started: float | None = None  # time.monotonic() when its worker started
 
     @property
     def active(self) -> bool:
         return self.state not in FINISHED
+
+    @property
+    def estimated_s(self) -> float:
+        return self.estimate.total_s if self.estimate else 0.0
 
 
 @dataclass
@@ -86,15 +92,6 @@ class _Worker:
     results: Any
     cancel: Any
     stop_requested: float | None = None
-
-
-def estimate_seconds(config: TrainConfig, rows: int) -> float:
-    """Training time from rows x epochs (or max steps) over the base's measured speed
-    (`BaseModelSpec.examples_per_second`). Model loading and the before/after evaluation come on top."""
-    examples = rows * config.epochs
-    if config.max_steps > 0:
-        examples = min(examples, config.max_steps * config.batch_size)
-    return examples / get_spec(config.base or DEFAULT_BASE[config.task]).examples_per_second
 
 
 def _work(payload: dict[str, Any], results: Any, cancel: Any, inference_busy: Any) -> None:
@@ -115,6 +112,8 @@ def _work(payload: dict[str, Any], results: Any, cancel: Any, inference_busy: An
         outcome: tuple[str, Any] = ("done", recipe.run(Path(destination) if destination else None))
     except TrainingCancelled:
         outcome = ("cancelled", "")
+    except LocalizedError as error:  # a message for the user, in the page's language
+        outcome = ("failed", error.message)
     except Exception as error:  # any failure becomes a message for the user, not a dead worker
         outcome = ("failed", f"{type(error).__name__}: {error}")
     results.put(outcome)
@@ -126,10 +125,12 @@ class JobQueue:
     """Runs submitted jobs one at a time in worker processes, in order of submission.
 
     `max_active_per_workspace` (demo mode: 1) refuses a job while its workspace already has that
-    many waiting or running."""
+    many waiting or running. `speeds` keeps what finished jobs measured (default: in the cache folder)."""
 
-    def __init__(self, max_active_per_workspace: int | None = None, start_method: str = "spawn"):
+    def __init__(self, max_active_per_workspace: int | None = None, start_method: str = "spawn",
+                 speeds: SpeedBook | None = None):
         self.max_active_per_workspace = max_active_per_workspace
+        self.speeds = speeds or SpeedBook()
         self._context = multiprocessing.get_context(start_method)
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -164,7 +165,8 @@ class JobQueue:
                 raise JobLimitError("job.limit", count=len(active))
             job = Job(uuid.uuid4().hex[:12], workspace, config.task, config,
                       destination.name if destination else None, kind,
-                      estimated_s=estimate_seconds(config, len(records)) + JOB_OVERHEAD_S)
+                      estimate=self.speeds.estimate(config, len(records),
+                                                    None if validation is None else len(validation)))
             self._jobs[job.id] = job
             self._payloads[job.id] = {
                 "spec": spec, "config": config, "records": list(records), "validation": validation,
@@ -201,12 +203,12 @@ class JobQueue:
             if job.state == WAITING:
                 self._waiting.remove(job_id)
                 self._payloads.pop(job_id, None)
-                self._conclude(job, CANCELLED, "Stopped before it started; nothing was saved.")
+                self._conclude(job, CANCELLED, say("job.stopped_waiting"))
                 self._renumber()
             elif self._worker is not None and self._worker.job is job and self._worker.stop_requested is None:
                 self._worker.cancel.set()
                 self._worker.stop_requested = time.monotonic()
-                job.progress.message = "Stopping after the current step..."
+                job.progress.tell(job.progress.status, say("job.stopping"))
         return True
 
     def wait(self, job_id: str, timeout: float | None = None) -> Job:
@@ -254,14 +256,15 @@ class JobQueue:
         results, cancel = self._context.Queue(), self._context.Event()
         process = self._context.Process(target=_work, args=(payload, results, cancel, self._inference_busy),
                                         name=f"train-{job_id}", daemon=True)
-        job.state, job.progress = RUNNING, Progress(status="loading", message="Starting the training process")
+        job.state, job.progress = RUNNING, Progress()
+        job.progress.tell("loading", say("job.starting"))
         try:
             process.start()
         except Exception as error:  # e.g. out of memory or processes: the job fails, the queue goes on
             self._conclude(job, FAILED, f"Could not start the training process: {error}")
             self._renumber()
             return
-        job.pid = process.pid
+        job.pid, job.started = process.pid, time.monotonic()
         self._worker = _Worker(job, process, results, cancel)
         self._renumber()
 
@@ -273,30 +276,28 @@ class JobQueue:
             if worker.process.is_alive():
                 if worker.stop_requested and time.monotonic() - worker.stop_requested > CANCEL_GRACE_S:
                     worker.process.kill()
-                    self._end(worker, CANCELLED, "Stopped; nothing was saved.")
+                    self._end(worker, CANCELLED, say("job.stopped"))
                 return
             try:  # a message sent just before the process exited may still be on its way
                 kind, value = worker.results.get(timeout=1.0)
             except queue.Empty:
                 code = worker.process.exitcode
-                how = f"was killed (signal {-code})" if code is not None and code < 0 else f"exited with code {code}"
-                self._end(worker, FAILED, f"The training process {how} before finishing; nothing was saved. "
-                                          "This can happen when the machine runs out of memory: try fewer rows, "
-                                          "a shorter max length or a smaller base model.")
+                self._end(worker, FAILED, say("job.killed", signal=-code) if code is not None and code < 0
+                          else say("job.exited", code=code))
                 return
         if kind == "progress":
             with self._lock:
                 worker.job.progress = Progress(**value)
                 if worker.stop_requested:
-                    worker.job.progress.message = "Stopping after the current step..."
+                    worker.job.progress.tell(worker.job.progress.status, say("job.stopping"))
         elif kind == "done":
             self._end(worker, DONE, "", value)
         elif kind == "cancelled":
-            self._end(worker, CANCELLED, "Stopped; nothing was saved.")
+            self._end(worker, CANCELLED, say("job.stopped"))
         else:
-            self._end(worker, FAILED, str(value))
+            self._end(worker, FAILED, value)
 
-    def _end(self, worker: _Worker, state: str, message: str, result: dict[str, Any] | None = None) -> None:
+    def _end(self, worker: _Worker, state: str, message: Message | str, result: dict[str, Any] | None = None) -> None:
         worker.process.join(timeout=10)
         if worker.process.is_alive():
             worker.process.kill()
@@ -304,21 +305,23 @@ class JobQueue:
         worker.results.close()
         if state != DONE:  # a worker killed while saving leaves its temporary folder: tidy it now
             recover_interrupted_saves(workspace_dir(worker.job.workspace))
+        elif result and "timings" in result and worker.job.started is not None:
+            self.speeds.record(worker.job.config, result["timings"], time.monotonic() - worker.job.started)
         with self._lock:
             job = worker.job
             job.result = result
             if state == DONE and job.name:
                 job.adapter_path = str(workspace_dir(job.workspace) / job.name)
-            self._conclude(job, state, message or "Finished")
+            self._conclude(job, state, message or say("job.finished"))
             self._worker = None
             self._renumber()
 
     @staticmethod
-    def _conclude(job: Job, state: str, message: str) -> None:
+    def _conclude(job: Job, state: str, message: Message | str) -> None:
         job.state, job.position = state, None
-        job.progress.status, job.progress.message = state, message
+        job.progress.tell(state, message)
         if state == FAILED:
-            job.error = message
+            job.error = job.progress.message
 
     def _snapshot(self, job: Job) -> Job:
         """A copy of the job (called with the lock held); a waiting one says about when it starts: when the
@@ -330,7 +333,9 @@ class JobQueue:
             left = 0.0
             if running is not None:
                 progress = running.progress
-                left = progress.eta_s + JOB_OVERHEAD_S / 2 if progress.eta_s is not None else running.estimated_s
+                left = running.estimated_s
+                if progress.eta_s is not None and running.estimate is not None:  # training, then measuring again
+                    left = progress.eta_s + running.estimate.eval_s / 2
             snapshot.starts_in_s = left + sum(self._jobs[j].estimated_s for j in ahead)
         return snapshot
 

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from finetune.data import read_jsonl
-from models.adapters import SHIPPED_DIR, read_adapter
+from finetune.recipe import model_card
+from models.adapters import METADATA_FILE, SHIPPED_DIR, read_adapter
 from models.generation import chat_replies
 from models.inference import BASE, attach
 from models.loading import load_base
@@ -88,29 +89,13 @@ def evaluate_personas(adapter_dir: Path = SHIPPED_DIR, batch_size: int = 8,
     return results
 
 
-CARD_SECTION = "## Persona evaluation"
-
-
 def add_to_model_cards(adapters: Path, results: dict[str, Any]) -> None:
-    """Write each persona's figures, next to the base's, at the end of its adapter's model card."""
-    base = results["base"]
+    """Write each persona's model card again, now with its figures next to the base's."""
     for persona in PERSONAS:
-        card = adapters / f"chat-{persona}" / "README.md"
-        if persona not in results or not card.exists():
-            continue
-        r = results[persona]
-        section = "\n".join([
-            CARD_SECTION, "",
-            f"`python -m finetune.persona_eval`: {results['questions']} held-out factual questions "
-            f"(the base answers {results['base_correct']} correctly).", "",
-            "| measure | base | adapter |", "|---|---|---|",
-            f"| replies a style classifier assigns to this persona | {base['style_counts'][persona] / results['questions']:.2f} "
-            f"| {r['style_accuracy']:.2f} |",
-            f"| facts kept (of the base's correct answers) | 1.00 | {r['facts_retained']:.2f} |",
-            f"| replies that end cleanly (end-of-turn token) | {base['clean_stops']:.2f} | {r['clean_stops']:.2f} |",
-            "", *[f"- *{s['question']}* → {s['reply']}" for s in r["samples"]], ""])
-        text = card.read_text(encoding="utf-8").split(CARD_SECTION)[0].rstrip("\n")
-        card.write_text(f"{text}\n\n{section}", encoding="utf-8")
+        folder = adapters / f"chat-{persona}"
+        if persona in results and (folder / METADATA_FILE).exists():
+            metadata = json.loads((folder / METADATA_FILE).read_text(encoding="utf-8"))
+            (folder / "README.md").write_text(model_card(metadata, results), encoding="utf-8")
 
 
 def main() -> None:

@@ -31,6 +31,7 @@ from transformers import (
 )
 
 import finetune.catalogue  # noqa: F401  (the words of the messages below)
+from finetune.card import render_card
 from finetune.config import TrainConfig
 from finetune.data import split_train_validation
 from finetune.evaluate import evaluate_model
@@ -40,7 +41,7 @@ from finetune.precision import FrozenWeightsInBf16, resolve_precision
 from finetune.progress import Progress
 from models.adapters import METADATA_FILE, AdapterInfo, find_adapter, save_adapter_atomically
 from models.loading import default_device, load_pretrained
-from models.messages import LocalizedError
+from models.messages import LocalizedError, Message, say
 from models.registry import DEFAULT_BASE, BaseModelSpec, get_spec
 from models.tasks import get_task
 
@@ -208,20 +209,22 @@ class LoRARecipe:
         self.data_summary = data_summary or {}
         self.give_way = give_way or GiveWay()
         self.metrics: dict[str, dict[str, Any]] = {}
+        # What the job's parts took, for the next jobs' estimates (`finetune.speeds.SpeedBook.record`)
+        self.timings = {"train_rows": len(train_records), "train_s": 0.0, "eval_s": 0.0, "eval_examples": 0}
         self.extra_metadata: dict[str, Any] = {}
         task = get_task(config.task)
         # every label the job will see: a set too small to stratify may hold one back from training
         self.labels = (sorted({r[task.output_column] for r in [*train_records, *validation_records]})
                        if task.kind == "classify" else None)
 
-    def _status(self, status: str, message: str = "") -> None:
-        self.progress.status, self.progress.message = status, message
+    def _status(self, status: str, message: Message | str = "") -> None:
+        self.progress.tell(status, message)
         self.report(self.progress)
         if self.cancel.is_set() and status not in ("done", "cancelled"):
             raise TrainingCancelled()
 
     def setup(self) -> None:
-        self._status("loading", f"Loading {self.spec.hub_id}")
+        self._status("loading", say("job.loading", model=self.spec.hub_id))
         transformers.set_seed(self.config.seed)
         self.model, self.tokenizer = load_pretrained(self.spec, self.labels)
         self.model.to(default_device())
@@ -233,23 +236,27 @@ class LoRARecipe:
             raise RecipeError("job.no_examples")
 
     def evaluate(self, bare_base: bool) -> dict[str, Any]:
-        self._status("evaluating", "Measuring the base model" if bare_base else "Measuring the trained adapter")
+        self._status("evaluating", say("job.measuring_base" if bare_base else "job.measuring_adapter"))
         records = self.validation_records[: self.config.eval_limit]
         if not records:
             return {}
-        return evaluate_model(self.model, self.tokenizer, self.spec.architecture, self.config.task, records,
-                              bare_base, self.labels, max_length=self.config.max_length,
-                              pause=lambda seconds: self.give_way(seconds, self.cancel))
+        started = time.perf_counter()
+        metrics = evaluate_model(self.model, self.tokenizer, self.spec.architecture, self.config.task, records,
+                                 bare_base, self.labels, max_length=self.config.max_length,
+                                 pause=lambda seconds: self.give_way(seconds, self.cancel))
+        self.timings["eval_s"] += time.perf_counter() - started
+        self.timings["eval_examples"] += len(records)
+        return metrics
 
     def train(self) -> None:
         self.model = apply_method(self.model, self.spec, self.config)
         self.trainable_params, self.total_params = count_parameters(self.model)
-        self._status("training", f"Training {self.trainable_params:,} of {self.total_params:,} parameters")
+        self._status("training", say("job.training", trainable=self.trainable_params, total=self.total_params))
         with tempfile.TemporaryDirectory() as scratch:
             trainer = self.build_trainer(scratch)
             started = time.perf_counter()
             trainer.train()
-            self.train_seconds = time.perf_counter() - started
+            self.train_seconds = self.timings["train_s"] = time.perf_counter() - started
             self.is_main_process = trainer.is_world_process_zero()
         if self.cancel.is_set():
             raise TrainingCancelled()
@@ -294,7 +301,7 @@ class LoRARecipe:
             "trainable_params": self.trainable_params, "total_params": self.total_params,
             "train_seconds": round(self.train_seconds, 1), "steps": self.progress.step,
             "loss_history": self.progress.losses, "device": str(default_device()),
-            "precision": resolve_precision(self.config.precision),
+            "precision": resolve_precision(self.config.precision), "timings": self.timings,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                          "peft": peft.__version__, "python": platform.python_version()},
@@ -305,7 +312,7 @@ class LoRARecipe:
         """Write adapter + metadata + model card into a temporary folder, then swap it in."""
         if self.config.method != "lora":
             raise RecipeError("job.only_lora_saves", method=self.config.method)
-        self._status("saving", f"Saving to {destination}")
+        self._status("saving", say("job.saving", destination=str(destination)))
         metadata = self.metadata(destination.name)
         self.model.peft_config["default"].base_model_name_or_path = self.spec.hub_id
 
@@ -326,54 +333,13 @@ class LoRARecipe:
             if destination is not None and self.is_main_process:
                 self.save(destination)
         except TrainingCancelled:
-            self._status("cancelled", "Stopped; nothing was saved.")
+            self._status("cancelled", say("job.stopped"))
             raise
-        self._status("done", "Finished")
+        self._status("done", say("job.finished"))
         return self.metadata(destination.name if destination else "unsaved")
 
 
-def model_card(metadata: dict[str, Any]) -> str:
-    """A short README for an adapter folder: what, trained on what, how well."""
-    metrics = metadata.get("metrics", {})
-    names = sorted({k for m in metrics.values() for k, v in m.items()
-                    if isinstance(v, float) and k != "examples_per_s"})
-    rows = "\n".join(f"| {name} | " + " | ".join(
-        f"{metrics[side][name]:.3f}" if name in metrics.get(side, {}) else "-" for side in ("base", "adapter")) + " |"
-        for name in names)
-    h = metadata["hyperparameters"]
-    return (
-        f"# {metadata['name']}\n\nLoRA adapter for **{metadata['task']}** on `{metadata['base_hub_id']}`.\n\n"
-        f"- Data: {json.dumps(metadata['data'], ensure_ascii=False)}\n"
-        f"- Method: {metadata['method']}, rank {h['rank']}, alpha {h['alpha']}, lr {h['learning_rate']}, "
-        f"epochs {h['epochs']}, max steps {h['max_steps']}, batch {h['batch_size']}, seed {h['seed']}\n"
-        f"- Parameters: {metadata['trainable_params']:,} trainable of {metadata['total_params']:,}\n"
-        f"- Training time: {metadata['train_seconds']} s on {metadata['device']} ({metadata['steps']} steps, "
-        f"{metadata.get('precision', 'fp32')} base weights)\n"
-        + _previous_stage_lines(metadata.get("previous_stage")) + "\n"
-        f"\"base\" is the bare model at its best without training: prompted with two worked examples "
-        f"(sentiment: zero-shot similarity to one sentence per label).\n\n"
-        f"## Validation metrics\n\n| metric | base | adapter |\n|---|---|---|\n{rows}\n"
-        + "".join(_test_table(name, test) for name, test in metadata.get("test", {}).items())
-    )
-
-
-def _previous_stage_lines(stage: dict[str, Any] | None) -> str:
-    """For an adapter trained in stages: each earlier stage, latest first (each one's weights started the next)."""
-    lines = ""
-    while stage:
-        h = stage["hyperparameters"]
-        lines += (f"- Continued from an earlier stage: {stage['data']['source']} ({stage['data']['train_rows']} "
-                  f"rows), lr {h['learning_rate']}, {stage['steps']} steps, {stage['train_seconds']} s\n")
-        stage = stage.get("previous_stage")
-    return lines
-
-
-def _test_table(name: str, test: dict[str, Any]) -> str:
-    """Held-out test metrics of base, adapter and (when there is one) an offline peer."""
-    sides = [side for side in ("base", "adapter", "peer") if side in test]
-    metrics = [k for k, v in test["adapter"].items() if isinstance(v, float) and k != "examples_per_s"]
-    header = " | ".join(test["peer"]["name"] if side == "peer" else side for side in sides)
-    lines = [f"| {m} | " + " | ".join(f"{test[side].get(m, float('nan')):.3f}" for side in sides) + " |"
-             for m in metrics]
-    return (f"\n## Test: {name} (`{test['file']}`, {test['adapter']['examples']} examples)\n\n"
-            f"| metric | {header} |\n|---|{'---|' * len(sides)}\n" + "\n".join(lines) + "\n")
+def model_card(metadata: dict[str, Any], evaluation: dict[str, Any] | None = None) -> str:
+    """The adapter folder's README.md: the card the Adapters tab shows, in English (`finetune.card`);
+    `evaluation` is the stored persona evaluation, for a shipped persona (`finetune.persona_eval`)."""
+    return render_card(metadata["name"], metadata, "en", evaluation)

@@ -165,4 +165,5 @@ def reproduce(only: list[str] | None = None, output: Path = SHIPPED_DIR, test_li
 
 
 def _numbers(metrics: dict[str, Any]) -> dict[str, Any]:
-    return {k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items() if k != "samples"}
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()
+            if k not in ("samples", "predictions")}

@@ -1,7 +1,8 @@
 """`python -m finetune results`: the table of every shipped adapter's test results against its goal.
 
 It reads what `reproduce` and `persona_eval` stored next to the adapters, so the README's table
-is regenerated from the measurements, never typed in by hand.
+is regenerated from the measurements, never typed in by hand; and it reads them, labels the sets and
+writes the numbers as the Adapters tab's cards do (`finetune.measurements`, `finetune.card`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from models.adapters import SHIPPED_DIR
+from finetune.card import metric_label, set_label
+from finetune.measurements import Measurement, measurements, persona_results, significant
+from models.adapters import METADATA_FILE, SHIPPED_DIR
 
 
 @dataclass(frozen=True)
@@ -52,52 +55,57 @@ GOALS = [
     QualityGoal("summarization-debian", "debian", "rougeL", over_peer=10.0),
 ]
 PERSONA_FACTS_KEPT = 0.8
+PERSONAS = ("sarcastic", "cheerful", "professional")
 
 
-def _format(value: Any) -> str:
-    return f"{value:.3f}" if isinstance(value, float) and value <= 1 else f"{value:.1f}" if isinstance(value, float) else ""
+def _row(adapter: str, measurement: Measurement, metrics: list[str], goal: str, result: str) -> str:
+    """One line of the table: the set as the cards label it, and each side's scores as they write them."""
+    def side(name: str) -> str:
+        values = measurement.scores.get(name, {})
+        return " / ".join(significant(values[metric]) for metric in metrics if metric in values)
+
+    peer = f"{side('peer')} {measurement.peer}".strip()
+    return (f"| {adapter} | {set_label(measurement, 'en')} | {' / '.join(metric_label(m, 'en') for m in metrics)} | "
+            f"{side('base')} | **{side('adapter')}** | {peer} | {goal} | {result} |")
 
 
 def task_rows(adapters: Path) -> list[str]:
     rows = []
     for goal in GOALS:
-        metadata_file = adapters / goal.adapter / "playground.json"
+        metadata_file = adapters / goal.adapter / METADATA_FILE
         if not metadata_file.exists():
-            rows.append(f"| {goal.adapter} | {goal.test} | {goal.metric} | | | | {goal.wording()} | not trained |")
+            rows.append(f"| {goal.adapter} | test · {goal.test} | {goal.metric} | | | | {goal.wording()} | not trained |")
             continue
-        scores = json.loads(metadata_file.read_text(encoding="utf-8"))["test"][goal.test]
-        met, margin = goal.check(scores)
-        peer = scores.get("peer", {})
-        rows.append(f"| {goal.adapter} | {goal.test} ({scores['adapter']['examples']}) | {goal.metric} | "
-                    f"{_format(scores['base'][goal.metric])} | **{_format(scores['adapter'][goal.metric])}** | "
-                    f"{_format(peer.get(goal.metric))} {peer.get('name', '')} | {goal.wording()} | "
-                    f"{'met' if met else 'MISSED: ' + margin} |")
+        metadata = json.loads(metadata_file.read_text(encoding="utf-8"))
+        test = next(m for m in measurements(goal.adapter, metadata) if m.split == "test" and m.name == goal.test)
+        met, margin = goal.check(test.scores)
+        rows.append(_row(goal.adapter, test, [goal.metric], goal.wording(), "met" if met else f"MISSED: {margin}"))
     return rows
 
 
 def persona_rows(adapters: Path) -> list[str]:
-    """Style accuracy, facts kept and clean stops per persona (goal: distinct style, ≥ 80% facts, all stop)."""
-    results_file = adapters / "persona_eval.json"
-    if not results_file.exists():
+    """Style, facts kept and clean stops per persona (goal: distinct style, ≥ 80% facts, all stop)."""
+    results = persona_results(adapters)
+    if results is None:
         return ["| chat personas | | | | | | | not evaluated (`python -m finetune.persona_eval`) |"]
-    results = json.loads(results_file.read_text(encoding="utf-8"))
     rows = []
-    for persona in ("sarcastic", "cheerful", "professional"):
-        r = results.get(persona)
-        if r is None:
+    for persona in PERSONAS:
+        name = f"chat-{persona}"
+        found = [m for m in measurements(name, {}, results) if m.unit == "questions"]
+        if not found:
             continue
-        misses = [f"facts kept {r['facts_retained']:.2f} < {PERSONA_FACTS_KEPT}"] if r["facts_retained"] < PERSONA_FACTS_KEPT else []
-        misses += [f"clean stops {r['clean_stops']:.2f} < 1"] if r["clean_stops"] < 1 else []
-        misses += [f"style {r['style_accuracy']:.2f} ≤ 0.5"] if r["style_accuracy"] <= 0.5 else []
-        rows.append(f"| chat-{persona} | {results['questions']} questions (base right on {results['base_correct']}) | "
-                    f"style acc / facts kept / clean stops | {results['base']['style_accuracy']:.2f} / 1.00 / "
-                    f"{results['base']['clean_stops']:.2f} | **{r['style_accuracy']:.2f} / {r['facts_retained']:.2f} / "
-                    f"{r['clean_stops']:.2f}** | | style > 0.5, facts ≥ {PERSONA_FACTS_KEPT}, stops = 1 | "
-                    f"{'met' if not misses else 'MISSED: ' + '; '.join(misses)} |")
+        r = found[0].scores["adapter"]
+        misses = [miss for miss, missed in (
+            (f"facts kept {significant(r['facts_kept'])} < {PERSONA_FACTS_KEPT}", r["facts_kept"] < PERSONA_FACTS_KEPT),
+            (f"clean stops {significant(r['clean_stops'])} < 1", r["clean_stops"] < 1),
+            (f"style {significant(r['style'])} ≤ 0.5", r["style"] <= 0.5)) if missed]
+        rows.append(_row(name, found[0], ["style", "facts_kept", "clean_stops"],
+                         f"style > 0.5, facts ≥ {PERSONA_FACTS_KEPT}, stops = 1",
+                         "met" if not misses else "MISSED: " + "; ".join(misses)))
     return rows
 
 
 def results_table(adapters: Path = SHIPPED_DIR) -> str:
-    header = ["| adapter | test (examples) | metric | base | adapter | peer | goal | result |",
+    header = ["| adapter | set | metric | base | adapter | peer | goal | result |",
               "|---|---|---|---|---|---|---|---|"]
     return "\n".join(header + task_rows(adapters) + persona_rows(adapters))

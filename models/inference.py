@@ -10,6 +10,7 @@ micro-batched (`models.batching`): requests that arrive together run as one batc
 
 from __future__ import annotations
 
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ import models.catalogue  # noqa: F401  (the words of the messages below)
 from models import activity, mixed_lora
 from models.adapters import WEIGHTS_FILE, AdapterError, AdapterInfo, adapter_key, find_adapter
 from models.batching import batcher, release_openmp_threads, return_free_memory
-from models.engine import Engine, Scheduler, Stream, follow
+from models.engine import Engine, GenerationRequest, Scheduler, StreamState, follow
 from models.generation import (chat_message_budget, chat_prompt_messages, chat_request, clip_text, first_line,
                                generate_texts, class_probabilities, text_budget, text_request)
 from models.loading import LoadedBase, forget, load_base
@@ -219,11 +220,20 @@ _CREATING = threading.Lock()
 
 @dataclass(frozen=True)
 class Partial:
-    """A reply as it grows: its text so far, and while it waits for a place, how many are ahead."""
+    """A reply as it grows: its text so far, and while it waits for a place, how many are ahead.
+    `cut`: it ended because it reached its length limit, not because the model finished it."""
 
     text: str
     ahead: int | None = None
     done: bool = False
+    cut: bool = False
+
+
+def to_last_sentence(text: str) -> str:
+    """A cut reply up to the end of its last whole sentence, so it does not stop mid-word; the whole text
+    when no sentence ends in its second half (cutting there would hide most of the reply)."""
+    ends = [match.end() for match in re.finditer(r"[.!?…](?=\s|$)", text)]
+    return text[:ends[-1]] if ends and ends[-1] >= len(text) / 2 else text
 
 
 @dataclass(frozen=True)
@@ -250,13 +260,20 @@ def engine(loaded: LoadedBase) -> Engine:
         return loaded.engine
 
 
-def _partials(streams: list[Stream], texts: list[Callable[[tuple[int, ...]], str]]) -> Iterator[tuple[Partial, ...]]:
-    """The streams as Partials side by side: places in line, then the texts as tokens come (skipping a
-    text that ends half-way through a character: a token may end inside one)."""
+def _was_cut(state: StreamState, request: GenerationRequest) -> bool:
+    return (state.done and len(state.tokens) >= request.max_new_tokens
+            and (not state.tokens or state.tokens[-1] not in request.stop_ids))
+
+
+def _partials(requests: list[GenerationRequest], texts: list[Callable[[tuple[int, ...]], str]],
+              loaded: LoadedBase) -> Iterator[tuple[Partial, ...]]:
+    """The requests' streams as Partials side by side: places in line, then the texts as tokens come
+    (skipping a text that ends half-way through a character: a token may end inside one)."""
     shown: tuple[Partial, ...] | None = None
-    for states in follow(streams):
+    for states in follow(engine(loaded).submit_all(requests)):
         pieces = tuple(Partial("", state.ahead) if state.ahead is not None else
-                       Partial(text_of(state.tokens), None, state.done) for state, text_of in zip(states, texts))
+                       Partial(text_of(state.tokens), None, state.done, _was_cut(state, request))
+                       for state, text_of, request in zip(states, texts, requests))
         if pieces != shown and not any(p.text.endswith("\ufffd") and not p.done for p in pieces):
             shown = pieces
             yield pieces
@@ -280,7 +297,7 @@ def generation_streams(task: str, requests: list[tuple[str, str | None]], base: 
     items = [text_request(target.loaded.model, target.loaded.tokenizer, task, text, target.key,
                           target.loaded.spec.max_input_tokens, few_shot=target.key is None, owner=owner or workspace)
              for (text, _), target in zip(requests, targets)]
-    yield from _partials(engine(loaded).submit_all(items), [partial(first_line, loaded.tokenizer)] * len(items))
+    yield from _partials(items, [partial(first_line, loaded.tokenizer)] * len(items), loaded)
 
 
 def final_texts(streams: Iterator[tuple[Partial, ...]]) -> list[str]:
@@ -331,7 +348,7 @@ def chat_streams(turns: list[ChatTurn], base: str | None = None, workspace: str 
         requests.append(chat_request(loaded.model, loaded.tokenizer, messages, target.key, limit, owner or workspace,
                                      task=task))
     decode = partial(loaded.tokenizer.decode, skip_special_tokens=True)
-    yield from _partials(engine(loaded).submit_all(requests), [decode] * len(requests))
+    yield from _partials(requests, [decode] * len(requests), loaded)
 
 
 def chat(message: str, history: list[dict[str, str]] | None = None, adapter: str | None = None,

@@ -62,7 +62,11 @@ class BaseModelSpec:
                 "measured faster: `models.cpu_fastpath.bf16`)."})
     examples_per_second: float = field(default=5.0, metadata={
         "help": "Training speed on a 2-core CPU at the presets' batch sizes, for the Train tab's estimates "
-                "(rough: measured once, not a promise)."})
+                "(rough: measured once, not a promise; a job on this machine replaces it, `finetune.speeds`)."})
+    load_seconds: float = field(default=30.0, metadata={
+        "help": "A training job's fixed time on a 2-core CPU: worker start, loading, saving (as above)."})
+    eval_examples_per_second: float = field(default=2.0, metadata={
+        "help": "Held-out rows measured per second before and after training on a 2-core CPU (as above)."})
     description: str = ""
 
     def serves(self, task: str) -> bool:
@@ -132,13 +136,16 @@ def register_models_from_env() -> None:
 
 for _spec in (
     BaseModelSpec("minilm-l6", "sentence-transformers/all-MiniLM-L6-v2", "encoder", ("sentiment",),
-                  package=_minilm_package, max_input_tokens=256, bf16_body=True, examples_per_second=70.0,
+                  package=_minilm_package, max_input_tokens=256, bf16_body=True, examples_per_second=30.0,
+                  load_seconds=14.0, eval_examples_per_second=40.0,
                   description="MiniLM-L6 sentence encoder (22.7M) with a new classification head."),
     BaseModelSpec("gemma-3-270m", "google/gemma-3-270m", "causal", ("translation", "summarization"),
-                  package=_gemma_package, max_input_tokens=512, bf16_body=True, examples_per_second=3.0,
+                  package=_gemma_package, max_input_tokens=512, bf16_body=True, examples_per_second=1.5,
+                  load_seconds=25.0, eval_examples_per_second=1.0,
                   description="Gemma 3 270M base, multilingual (dequantized from Q4_K_M)."),
     BaseModelSpec("smollm2-135m-instruct", "HuggingFaceTB/SmolLM2-135M-Instruct", "causal", ("chat", "summarization"),
-                  package=_smollm_package, max_input_tokens=1024, examples_per_second=10.0,
+                  package=_smollm_package, max_input_tokens=1024, examples_per_second=1.8,
+                  load_seconds=15.0, eval_examples_per_second=8.0,
                   description="SmolLM2 135M Instruct chat model (dequantized from Q4_1)."),
     BaseModelSpec("flan-t5-small", "google/flan-t5-small", "seq2seq", ("translation", "summarization"),
                   description="FLAN-T5 small (hub only)."),

@@ -27,6 +27,19 @@ PRESETS = ("quick", "balanced", "thorough")
 
 
 @dataclass(frozen=True)
+class Example:
+    """An input a task's tab offers to try. The built-in ones are chosen on the real models so that the
+    shipped adapter's answer differs from the base's and is the right one (tests/test_examples_real.py):
+    an example where both answer alike, or the adapter wrongly, would teach the opposite of the lesson."""
+
+    input: str = field(metadata={"help": "The text the model reads (English: the models read English)."})
+    reference: str = field(default="", metadata={
+        "help": "The right answer, shown under the result: a translation or summary from the test data, "
+                "or the label of a classification."})
+    fact: str = field(default="", metadata={"help": "chat: a word a correct reply names (e.g. Paris)."})
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     name: str = field(metadata={"help": "The task's name in the CLI, the API and adapter metadata."})
     kind: Kind = field(metadata={"help": "classify, generate or chat (see the module docstring)."})
@@ -48,8 +61,12 @@ class TaskSpec:
         "help": "generate, chat: transformers' repetition penalty while decoding (1.0: none)."})
     length_follows_input: bool = field(default=False, metadata={
         "help": "generate: cap an answer at twice its input's tokens plus 16 as well (a translation)."})
-    examples: tuple[str, ...] = field(default=(), metadata={"help": "Inputs the task's tab offers to try."})
+    examples: tuple[Example, ...] = field(default=(), metadata={"help": "Inputs the task's tab offers to try."})
     api_name: str = field(default="", metadata={"help": "The endpoint's name (default: the task's)."})
+    default_adapter: str = field(default="", metadata={
+        "help": "The shipped adapter the task's tab opens with, marked ◆ in every adapter picker (`ui.common`); "
+                "only while it is on the task's default base (a deployment that serves another base opens on "
+                "that base alone). '' for none."})
 
     @property
     def input_column(self) -> str:
@@ -62,6 +79,10 @@ class TaskSpec:
     @property
     def endpoint(self) -> str:
         return self.api_name or self.name
+
+    def example(self, text: str) -> Example | None:
+        """The built-in example whose input this is (surrounding spaces aside), if any."""
+        return next((example for example in self.examples if example.input == text.strip()), None)
 
     def prompt_and_target(self, record: Mapping[str, Any], architecture: str) -> tuple[str, str]:
         """A generation task's model input and the text it should produce, for a training or test record."""
@@ -144,10 +165,15 @@ register_task(TaskSpec(
     presets={"quick": dict(epochs=4, learning_rate=2e-3, batch_size=16, rank=8, max_length=128),
              "balanced": dict(epochs=6, learning_rate=1e-3, batch_size=16, rank=8, max_length=128),
              "thorough": dict(epochs=10, learning_rate=5e-4, batch_size=16, rank=16, max_length=128)},
-    primary_metric="accuracy",
-    examples=("A gorgeous, witty and deeply moving film; I want to see it again.",
-              "The plot goes nowhere and the jokes fall flat for two long hours.",
-              "Not the best movie of the year, but the actors clearly had fun.")))
+    primary_metric="accuracy", default_adapter="sentiment-movies",
+    # Reviews from the test data that mix praise and blame, or say it with irony: the bare model's guess
+    # leans the wrong way, the adapter's is right.
+    examples=(Example("Well shot but badly written tale set in a future ravaged by dragons.", "negative"),
+              Example("Ice Age won't drop your jaw, but it will warm your heart, and I'm giving it a strong "
+                      "thumbs up.", "positive"),
+              Example("Technically, the film is about as interesting as an insurance commercial.", "negative"),
+              Example("She's as rude and profane as ever, always hilarious and, most of the time, absolutely "
+                      "right in her stinging social observations.", "positive"))))
 register_task(TaskSpec(
     "translation", "generate", ("source", "target"), "English to Spanish", "gemma-3-270m",
     presets={"quick": dict(epochs=1, learning_rate=5e-4, batch_size=8, rank=8, max_length=128),
@@ -158,9 +184,18 @@ register_task(TaskSpec(
     few_shot=({"source": "Good morning, how are you?", "target": "Buenos días, ¿cómo estás?"},
               {"source": "This program prints the list of files.",
                "target": "Este programa muestra la lista de archivos."}),
-    max_new_tokens=160, length_follows_input=True, api_name="translate",
-    examples=("This package contains the shared runtime library.", "Good morning! Where is the train station?",
-              "The program prints a warning when the disk is almost full.")))
+    max_new_tokens=160, length_follows_input=True, api_name="translate", default_adapter="translation-en-es",
+    # Sentences from the test data (Debian's translators' Spanish as the reference) that the bare model
+    # gets wrong, or leaves in English.
+    examples=(Example("It can also be used to scan and print photos.",
+                      "Se puede usar para escanear e imprimir fotos."),
+              Example("All data is encrypted before being sent to the server.",
+                      "Todos los datos se cifran antes de ser enviados al servidor."),
+              Example("LifeLines is a genealogy program that runs on UNIX systems in text mode.",
+                      "LifeLines es un programa de genealogía que funciona en sistemas UNIX en modo texto."),
+              Example("Similar actions can be performed by the system administrator to affect all system users.",
+                      "El administrador del sistema puede realizar acciones similares que afectan a todos los "
+                      "usuarios del sistema."))))
 register_task(TaskSpec(
     "summarization", "generate", ("text", "summary"), "A one-line summary of a paragraph", "gemma-3-270m",
     presets={"quick": dict(epochs=1, learning_rate=5e-4, batch_size=8, rank=8, max_length=256),
@@ -174,19 +209,37 @@ register_task(TaskSpec(
               {"text": "A library for reading and writing spreadsheet files from Python programs. It supports "
                        "formulas, styles and charts, and can stream very large sheets.",
                "summary": "Python library for spreadsheet files"}),
-    max_new_tokens=48, api_name="summarize",
-    examples=("GNU Wget is a free utility for non-interactive download of files from the Web. It supports HTTP, "
-              "HTTPS and FTP, as well as retrieval through HTTP proxies. It can follow links in HTML pages and "
-              "create local versions of remote web sites, fully recreating the directory structure of the "
-              "original site.",
-              "This package provides a small library for parsing and writing JSON documents in C. It is designed "
-              "to be fast and to use little memory, and comes with a command-line tool to pretty-print and "
-              "validate files.")))
+    max_new_tokens=48, api_name="summarize", default_adapter="summarization-debian",
+    # Package descriptions from the test data (their Debian one-line description as the reference): the
+    # bare model copies the first sentence or makes things up, the adapter writes a Debian-style line.
+    examples=(Example("Toga II is a computer game chess engine created by Thomas Gaksch. It has big chess "
+                      "knowledge, multi-processor support, and a good search algorithm. It is based on Fruit and "
+                      "is free. Experimental versions of Toga II running on computer clusters have competed in "
+                      "the World Computer Chess Championship.", "computer chess engine, calculates chess moves"),
+              Example("Music is the new GNOME music playing application aiming at being a simple and elegant "
+                      "replacement for using Files to show the Music directory. Objectives includes listening to "
+                      "local and online/cloud collections, listen to music on attached devices, listen to music "
+                      "shared by friends, listen to audiobooks, a player for DLNA media servers, share music, "
+                      "upload music and select favorites.", "Music is the new GNOME music playing application"),
+              Example("LZO is a portable, lossless data compression library. It offers pretty fast compression "
+                      "and very fast decompression. Decompression requires no memory. In addition there are "
+                      "slower compression levels achieving a quite competitive compression ratio while still "
+                      "decompressing at this very high speed.", "data compression library"),
+              Example("Poliastro is an open source pure Python package dedicated to problems arising in "
+                      "Astrodynamics and Orbital Mechanics, such as orbit propagation, solution of the Lambert's "
+                      "problem, conversion between position and velocity vectors and classical orbital elements "
+                      "and orbit plotting, focusing on interplanetary applications",
+                      "Astrodynamics and Orbital Mechanics computations"))))
 register_task(TaskSpec(
     "chat", "chat", ("prompt", "response"), "A reply in a persona's style", "smollm2-135m-instruct",
     presets={"quick": dict(epochs=2, learning_rate=5e-4, batch_size=8, rank=8, max_length=256),
              "balanced": dict(epochs=3, learning_rate=3e-4, batch_size=8, rank=16, max_length=256),
              "thorough": dict(epochs=5, learning_rate=2e-4, batch_size=8, rank=32, max_length=320)},
     primary_metric="perplexity", max_new_tokens=200, repetition_penalty=1.1,  # SmolLM2's replies loop without it
-    examples=("What is the capital of France?", "Can you explain what a LoRA adapter is in one sentence?",
-              "Give me a tip for learning a new language.")))
+    default_adapter="chat-cheerful",
+    # Held-out factual questions (finetune.persona_eval's) that the base and every persona answer right: what
+    # differs is the style alone. Questions of advice or opinion were refused, or answered wrongly, by some.
+    examples=(Example("Which planet is known as the Red Planet?", fact="Mars"),
+              Example("What is the currency of Japan?", fact="yen"),
+              Example("Which organ pumps blood around the body?", fact="heart"),
+              Example("Which country is home to kangaroos?", fact="Australia"))))

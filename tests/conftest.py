@@ -31,6 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+# The browser tests' fixtures (app server, Chromium, a fresh page), for every tests/test_e2e*.py module.
+pytest_plugins = ["e2e_support"]
+
 # The caller's cache setting, captured before the session swaps in a temporary one (slow tests restore it).
 USER_PLAYGROUND_HOME = os.environ.get("LORA_PLAYGROUND_HOME")
 
@@ -313,7 +316,7 @@ def free_port() -> int:
 def serve_app(jobs, settings=None) -> Iterator[str]:
     """The whole app, running in this process on a free localhost port with the tiny models as the
     tasks' defaults (needs `tiny_models`); yields its URL. Shared by the API and browser tests."""
-    from app import LAUNCH_OPTIONS, build_demo
+    from app import build_demo, launch_options
     from models.registry import DEFAULT_BASE
     from ui.common import Settings
 
@@ -322,7 +325,7 @@ def serve_app(jobs, settings=None) -> Iterator[str]:
             patch.setitem(DEFAULT_BASE, task, key)
         demo = build_demo(settings or Settings(), jobs)
         port = free_port()
-        demo.launch(prevent_thread_lock=True, server_port=port, quiet=True, **LAUNCH_OPTIONS)
+        demo.launch(prevent_thread_lock=True, server_port=port, quiet=True, **launch_options())
         try:
             yield f"http://127.0.0.1:{port}/"
         finally:

@@ -239,7 +239,7 @@ def test_formula_cells_are_kept_as_text_and_shown_escaped(tmp_path, client):
     shown = preview_table(data)["text"].tolist()[:5]
     assert shown == ["'" + f for f in FORMULAS]
     sample = {"input": FORMULAS[0], "reference": FORMULAS[3], "prediction": "=2"}
-    frame = samples_frame({"metrics": {"base": {"samples": [sample]}, "adapter": {"samples": [sample]}}})
+    frame = samples_frame({"metrics": {"base": {"samples": [sample]}, "adapter": {"samples": [sample]}}}, "en")
     assert all(not str(cell).startswith(("=", "+", "-", "@")) for cell in frame.iloc[0])
     still_serving(client)
 

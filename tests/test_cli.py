@@ -59,7 +59,8 @@ def test_train_then_eval_round_trip(tiny_models, translation_csv, tmp_path, caps
     assert 0 < summary["trainable_params"] < summary["total_params"]
     info = read_adapter(output)
     assert (info.task, info.base_model, info.rank) == ("translation", "tiny-llama", 4)
-    assert info.metadata["data"]["file"] == "pairs.csv" and info.metadata["data"]["train_rows"] == 10
+    assert info.metadata["data"]["file"] == "pairs.csv"
+    assert info.metadata["data"]["train_rows"] == 8  # 4 of the 12 rows held out (at least a third, up to 30)
     assert info.metadata["precision"] == info.metadata["hyperparameters"]["precision"] == "fp32"
 
     assert main(["eval", "--task", "translation", "--data", str(translation_csv), "--adapter", str(output),

@@ -7,146 +7,18 @@ they say. Screenshots of every tab go to test-artifacts/ at the repository root.
 
 from __future__ import annotations
 
-import shutil
-import time
 import zipfile
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Iterator
 
 import pytest
 from playwright.sync_api import expect
 
-from conftest import make_adapter, serve_app
-from finetune.jobs import JobQueue
+from e2e_support import (ANSWER_MS, ARTIFACTS, EXAMPLES, JOB_MS, TABS, add_adapter, another_page, cells, choose,
+                         open_tab, screenshot, table_rows, textbox, wait_for_text, wait_until, workspace)
 from models.adapters import workspace_dir
 from models.inference import MAX_INPUT_CHARS
 from ui.i18n import text
 
 pytestmark = pytest.mark.e2e
-
-ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "test-artifacts"
-EXAMPLES = ROOT / "assets" / "examples"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run"]
-TABS = ("translate", "sentiment", "summarize", "chat", "train", "adapters", "learn")
-ANSWER_MS = 60_000  # a tiny model answers in a second; the margin is for a busy machine
-JOB_MS = 240_000  # spawning a training worker imports torch afresh
-# Gradio's client closes its event stream on `beforeunload` (a reload, closing the page), which the
-# browser reports as this error: it is the page leaving, not a fault.
-UNLOAD_ABORT = "AbortError: signal is aborted without reason"
-
-
-@pytest.fixture(scope="module")
-def jobs(tiny_models):
-    queue = JobQueue()
-    yield queue
-    queue.close()
-
-
-@pytest.fixture(scope="module")
-def app_url(tiny_models, jobs):
-    with serve_app(jobs) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.skip("Debian's chromium is not installed (make browser)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser, app_url):
-    """The app in a fresh browser profile (so a new workspace); every test ends without browser errors."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    context.set_default_timeout(ANSWER_MS)
-    expect.set_options(timeout=ANSWER_MS)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error"
-            and not message.text.startswith(UNLOAD_ABORT) else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(app_url)
-    page.wait_for_selector("#translate-input textarea")
-    yield page
-    seen = list(errors)  # before closing: a closing page's broken connections are no fault of the app
-    context.close()
-    assert seen == []
-
-
-# ---------------------------------------------------------------------------------------------- helpers
-
-def open_tab(page, tab: str) -> None:
-    page.locator(f"button[role=tab][data-tab-id={tab}]").click()
-
-
-def choose(page, elem_id: str, option: str) -> None:
-    """Pick an option of a gr.Dropdown by its label."""
-    page.locator(f"#{elem_id} input").click()
-    page.get_by_role("option", name=option, exact=True).click()
-    page.wait_for_function("([id, value]) => document.querySelector(`#${id} input`).value === value",
-                           arg=[elem_id, option])
-
-
-def textbox(page, elem_id: str):
-    return page.locator(f"#{elem_id} textarea")
-
-
-def wait_for_text(page, elem_id: str) -> str:
-    """The text a result textbox shows once an answer arrived."""
-    page.wait_for_function("id => document.querySelector(`#${id} textarea`).value.trim() !== ''", arg=elem_id)
-    return textbox(page, elem_id).input_value()
-
-
-def table_rows(page, elem_id: str) -> int:
-    """How many rows a gr.Dataframe holds (it draws only the visible ones)."""
-    return int(page.locator(f"#{elem_id} [role=grid]").get_attribute("aria-rowcount")) - 1
-
-
-def cells(page, elem_id: str, value: str):
-    """The cells of a gr.Dataframe that show exactly this text."""
-    return page.locator(f"#{elem_id}").get_by_role("gridcell", name=value, exact=True)
-
-
-@contextmanager
-def another_page(page) -> Iterator:
-    """A second page of the same browser: same workspace, same remembered settings. Not a reload:
-    that would cut off events still running, and the page would log their broken connections."""
-    again = page.context.new_page()
-    again.goto(page.url)
-    try:
-        yield again
-    finally:
-        again.close()
-
-
-def workspace(page) -> str:
-    """This browser's workspace id, as the Adapters tab shows it."""
-    open_tab(page, "adapters")
-    return page.locator("#adapters-workspace code").first.inner_text()
-
-
-def add_adapter(page, base: str, task: str, name: str, **kwargs) -> str:
-    """An adapter in this browser's workspace; the picker label it gets (★ = yours)."""
-    make_adapter(base, task, workspace_dir(workspace(page)) / name, seed=21, **kwargs)
-    return f"★ {name}"
-
-
-def wait_until(condition, timeout_s: float, message: str):
-    deadline = time.monotonic() + timeout_s
-    while not (value := condition()):
-        assert time.monotonic() < deadline, message
-        time.sleep(0.2)
-    return value
 
 
 # ------------------------------------------------------------------------------------------------ tests
@@ -367,14 +239,14 @@ def test_adapters_tab_lists_downloads_deletes_and_uploads(page, tmp_path):
     add_adapter(page, "tiny-llama", "translation", "e2e-own")
     open_tab(page, "translate")
     open_tab(page, "adapters")  # selecting the tab lists the library again
-    expect(cells(page, "adapters-table", "e2e-own")).to_have_count(1)
+    expect(cells(page, "adapters-table", "★ e2e-own")).to_have_count(1)
     expect(cells(page, "adapters-table", "yours")).to_have_count(1)
 
     choose(page, "adapters-selected", "translation-en-es")  # shipped: a model card, no delete
-    page.locator("#adapters-card").get_by_text("translation").first.wait_for()
+    page.locator("#adapters-card").get_by_text("test · debian, 300 rows").wait_for()
     expect(page.locator("#adapters-delete")).to_be_disabled()
 
-    choose(page, "adapters-selected", "e2e-own")
+    choose(page, "adapters-selected", "★ e2e-own")
     expect(page.locator("#adapters-delete")).to_be_enabled()
     with page.expect_download() as download:
         page.locator("#adapters-download").click()
@@ -382,30 +254,15 @@ def test_adapters_tab_lists_downloads_deletes_and_uploads(page, tmp_path):
     download.value.save_as(archive)
     page.locator("#adapters-delete").click()
     page.locator("#adapters-message").get_by_text("Deleted e2e-own").wait_for()
-    expect(cells(page, "adapters-table", "e2e-own")).to_have_count(0)
+    expect(cells(page, "adapters-table", "★ e2e-own")).to_have_count(0)
     assert not (workspace_dir(workspace(page)) / "e2e-own").exists()
 
     page.locator("#adapters-upload input[type=file]").set_input_files(str(archive))
     page.locator("#adapters-message").get_by_text("Imported e2e-own").wait_for()
-    expect(cells(page, "adapters-table", "e2e-own")).to_have_count(1)
+    expect(cells(page, "adapters-table", "★ e2e-own")).to_have_count(1)
     with another_page(page) as again:  # the first tab's picker lists this browser's own adapters unopened
         again.wait_for_selector("#translate-input textarea")
         choose(again, "translate-adapter", "★ e2e-own")
-
-
-def test_learn_tab_counts_parameters_and_its_comparison_stops(page, jobs):
-    open_tab(page, "learn")
-    methods = ("full", "freeze", "head", "lora-r2", "lora-r8", "lora-r32")
-    for method in methods:
-        expect(cells(page, "learn-sizes", method)).to_have_count(1)
-    page.locator("#learn-run").click()
-    for method in methods:  # one job per method: the first one starts, the rest wait
-        expect(cells(page, "learn-comparison", method)).to_have_count(1)
-    page.locator("#learn-stop").click()
-    expect(cells(page, "learn-comparison", text("en", "status.cancelled"))).to_have_count(6, timeout=45_000)
-    space = workspace(page)
-    wait_until(lambda: not any(job.active for job in jobs.jobs(space, "learn")), 45, "a worker ignored Stop")
-    assert {job.state for job in jobs.jobs(space, "learn")} == {"cancelled"}
 
 
 def test_vietnamese_relabels_the_page(page):
@@ -428,7 +285,7 @@ def test_screenshots_of_every_tab(page):
 
     ARTIFACTS.mkdir(exist_ok=True)
     for tab, task in (("translate", "translation"), ("sentiment", "sentiment"), ("summarize", "summarization")):
-        example = get_task(task).examples[0]
+        example = get_task(task).examples[0].input
         open_tab(page, tab)
         page.get_by_text(example[:40]).first.click()
         expect(textbox(page, f"{tab}-input")).to_have_value(example)
@@ -439,7 +296,7 @@ def test_screenshots_of_every_tab(page):
             wait_for_text(page, f"{tab}-result")
         screenshot(page, tab)
     open_tab(page, "chat")
-    page.get_by_text(get_task("chat").examples[0]).first.click()
+    page.get_by_text(get_task("chat").examples[0].input).first.click()
     page.locator("#chat-send").click()
     page.locator("#chat-persona-bot [data-testid=bot]").wait_for()
     screenshot(page, "chat")
@@ -455,8 +312,3 @@ def test_screenshots_of_every_tab(page):
     expect(cells(page, "learn-sizes", "lora-r8")).to_have_count(1)
     screenshot(page, "learn")
     assert set(TABS) <= {path.stem for path in ARTIFACTS.glob("*.png")}
-
-
-def screenshot(page, name: str) -> None:
-    page.wait_for_timeout(300)  # let the last update finish drawing
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

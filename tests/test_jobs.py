@@ -9,7 +9,8 @@ import time
 import pytest
 
 from finetune.config import make_config
-from finetune.jobs import CANCELLED, DONE, FAILED, JobLimitError, JobQueue, WORKER_NICENESS, estimate_seconds
+from finetune.jobs import CANCELLED, DONE, FAILED, JobLimitError, JobQueue, WORKER_NICENESS
+from finetune.speeds import SpeedBook, training_examples
 from models.adapters import read_adapter, workspace_dir
 
 POSITIVE = ["I loved it, wonderful and great.", "An excellent, happy film.", "Good acting and a great story.",
@@ -46,17 +47,21 @@ def training(job) -> bool:
 
 
 @pytest.fixture
-def jobs(tiny_models):
-    queue = JobQueue()
+def jobs(tiny_models, tmp_path):
+    queue = JobQueue(speeds=SpeedBook(tmp_path / "speeds.json"))  # no figures from other tests' jobs
     yield queue
     queue.close()
 
 
 def test_job_trains_in_a_worker_and_saves_its_adapter(jobs):
+    assert not jobs.speeds.speeds(tiny_config()).measured
+    submitted = time.monotonic()
     job = jobs.submit(tiny_config(), RECORDS, workspace="ws-done", name="My Adapter", data_summary={"rows": 40})
     assert job.name == "my-adapter" and job.position in (0, 1)
+    assert job.estimate.validation_rows == 13 and job.estimated_s > job.estimate.train_s
 
     finished = jobs.wait(job.id, JOB_TIMEOUT)
+    took = time.monotonic() - submitted
 
     assert finished.state == DONE, finished.error
     assert finished.pid not in (None, os.getpid())
@@ -67,6 +72,17 @@ def test_job_trains_in_a_worker_and_saves_its_adapter(jobs):
     assert finished.result["metrics"]["adapter"]["samples"]
     assert [step for step, _ in finished.progress.losses] == [1, 2, 3]
     assert jobs.latest("ws-done").id == job.id and jobs.latest("elsewhere") is None
+
+    # measured on the held-out rows (13 of 40: a third, short of 30), up to eval_limit
+    assert finished.result["data"]["validation_rows"] == 13 and finished.result["metrics"]["adapter"]["examples"] == 8
+    # what the job measured is the next estimate's basis, kept in a file (a new book reads it)
+    timings = finished.result["timings"]
+    learned = SpeedBook(jobs.speeds.path).estimate(tiny_config(), len(RECORDS))
+    assert learned.speeds.measured and learned.eval_examples == 8
+    assert learned.speeds.train_examples_per_s == pytest.approx(
+        training_examples(tiny_config(), timings["train_rows"]) / timings["train_s"], rel=0.01)
+    assert learned.speeds.eval_examples_per_s == pytest.approx(timings["eval_examples"] / timings["eval_s"], rel=0.01)
+    assert 0.8 * took < learned.total_s < took  # the same job again: its own duration, start to end
 
 
 def test_stop_ends_a_running_job_and_saves_nothing(jobs):
@@ -129,13 +145,6 @@ def test_demo_limit_allows_one_active_job_per_workspace(tiny_models):
         queue.cancel(first.id)
     finally:
         queue.close()
-
-
-def test_estimate_uses_the_measured_speed_of_the_base():
-    config = make_config("sentiment", "quick", base="minilm-l6", epochs=2)
-    assert estimate_seconds(config, rows=70) == pytest.approx(2.0)
-    capped = make_config("sentiment", "quick", base="minilm-l6", epochs=2, max_steps=1, batch_size=7)
-    assert estimate_seconds(capped, rows=70) == pytest.approx(0.1)
 
 
 def test_training_gives_way_to_requests_for_a_bounded_time():

@@ -86,3 +86,20 @@ def test_no_module_raises_a_message_key_that_is_not_in_the_catalogue():
             used |= set(re.findall(r"""(?:say|error|warn|Error)\(\s*"((?:data|config|model|adapter|job"""
                                    r"""|inference|registry)\.[a-z_.0-9]+)\"""", path.read_text(encoding="utf-8")))
     assert used and used <= set(CATALOGUES["en"]), sorted(used - set(CATALOGUES["en"]))
+
+
+def test_a_jobs_progress_is_said_in_the_pages_language():
+    """The worker reports progress in a Message; the Train tab says it in the page's language (the CLI
+    and the API keep the English), also after it crossed from the worker process as a dict."""
+    from dataclasses import asdict
+
+    from finetune.progress import Progress
+
+    progress = Progress()
+    progress.tell("loading", say("job.loading", model="google/gemma-3-270m"))
+    crossed = Progress(**asdict(progress))
+    assert crossed.message == "Loading google/gemma-3-270m"
+    assert crossed.message_text("vi") == "Đang tải google/gemma-3-270m"
+    crossed.tell("failed", "ValueError: something unforeseen")  # an unexpected error stays as it was said
+    assert crossed.message_text("vi") == "ValueError: something unforeseen" and not crossed.message_key
+

@@ -55,8 +55,9 @@ def test_an_adapter_trained_in_stages_records_every_stage(staged, tmp_path):
     saved = json.loads((tmp_path / "out" / "tiny-staged" / "playground.json").read_text())
     assert saved["test"]["held-out"]["adapter"]["examples"] == 3
     card = (tmp_path / "out" / "tiny-staged" / "README.md").read_text()
-    lines = [line for line in card.splitlines() if line.startswith("- Continued from an earlier stage")]
-    assert len(lines) == 2 and "rows 4-8 (4 rows)" in lines[0] and "rows 0-4 (4 rows)" in lines[1]
+    lines = [line for line in card.splitlines() if line.startswith("- **Earlier stage:**")]
+    assert len(lines) == 2 and "rows 4-8" in lines[0] and "rows 0-4" in lines[1]
+    assert all("4 training rows" in line for line in lines)
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["tiny-staged"]  # earlier stages are not shipped
 
 

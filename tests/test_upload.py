@@ -585,7 +585,7 @@ def test_split_deterministic_and_complete():
     records = valid_rows("translation", 50)
     train, val = split_train_validation(records, "translation", 0.2, seed=3)
     assert (train, val) == split_train_validation(records, "translation", 0.2, seed=3)
-    assert len(val) == 10 and len(train) == 40
+    assert len(val) == 16 and len(train) == 34  # a third (16) beats 20% (10): under 30, that is the floor
     assert sorted(map(json.dumps, train + val)) == sorted(map(json.dumps, records))
     assert split_train_validation(records, "translation", 0.2, seed=4) != (train, val)
 
@@ -604,11 +604,24 @@ def test_split_stratified_for_sentiment():
                + [{"text": f"n{i}", "label": "negative"} for i in range(30)]
                + [{"text": f"u{i}", "label": "neutral"} for i in range(2)]
                + [{"text": "once", "label": "rare"}])
-    train, val = split_train_validation(records, "sentiment", 0.2, seed=0)
+    train, val = split_train_validation(records, "sentiment", 0.4, seed=0)
     counts = Counter(r["label"] for r in val)
-    assert len(val) == round(len(records) * 0.2)
-    assert counts["positive"] == 12 and counts["negative"] == 6 and counts["neutral"] == 1 and counts["rare"] == 0
+    assert len(val) == round(len(records) * 0.4)
+    assert counts["positive"] == 24 and counts["negative"] == 12 and counts["neutral"] == 1 and counts["rare"] == 0
     assert {r["label"] for r in train} == {"positive", "negative", "neutral", "rare"}
+
+
+@pytest.mark.parametrize("rows, fraction, held_out", [
+    (80, 0.1, 26),    # 10% would be 8: a third of the rows instead, short of 30
+    (200, 0.1, 30),   # 10% would be 20: 30, the fewest worth trusting
+    (500, 0.1, 50),   # the fraction, once it gives more than 30
+    (12, 0.1, 4),     # a third of a small file: two thirds stay to train on
+    (4, 0.1, 2),      # never fewer than two
+])
+def test_split_holds_out_enough_rows_to_trust(rows, fraction, held_out):
+    records = valid_rows("translation", rows)
+    train, val = split_train_validation(records, "translation", fraction)
+    assert (len(train), len(val)) == (rows - held_out, held_out)
 
 
 def test_split_sentiment_small_labels_keep_one_in_train():

@@ -1,5 +1,6 @@
-"""Adapters tab: the library (shipped adapters and this browser's own) with model cards and metrics;
-upload a zip, download one, delete your own."""
+"""Adapters tab: the library (shipped adapters and this browser's own) and each one's model card, in
+the page's language, from its stored metadata (`finetune.card`: the same numbers as the README's
+results table and the adapter's own README.md); upload a zip, download one, delete your own."""
 
 from __future__ import annotations
 
@@ -9,44 +10,43 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from models.adapters import AdapterError, AdapterInfo, delete_adapter, import_zip, list_adapters
+from finetune.card import headline, render_card, set_label
+from finetune.measurements import measurements, persona_results
+from models.adapters import AdapterError, AdapterInfo, delete_adapter, import_zip
 from models.inference import detach
 from models.messages import error_text, say
-from ui.common import BASE_CHOICE, LIGHT_EVENT, UI_EVENT, Context, adapter_zip, require_workspace
+from ui.common import (BASE_CHOICE, LIGHT_EVENT, UI_EVENT, Context, adapter_label, adapter_zip, library,
+                       require_workspace)
 from ui.i18n import text
 
-
-def library(workspace: str | None) -> dict[str, AdapterInfo]:
-    """Name -> adapter; the workspace's own shadow shipped ones of the same name (as in the pickers)."""
-    return {info.name: info for info in list_adapters(None, workspace or None)}
+COLUMNS = ("name", "task", "result", "set", "source", "base", "rank")  # what people compare first
 
 
-def primary_metric(info: AdapterInfo) -> str:
-    """E.g. 'accuracy 0.680 → 0.873': the task's main metric before and after training."""
-    name = info.metadata.get("primary_metric")
-    metrics = info.metadata.get("metrics", {})
-    before, after = metrics.get("base", {}).get(name), metrics.get("adapter", {}).get(name)
-    if name is None or after is None:
-        return ""
-    return f"{name} {before:.3f} → {after:.3f}" if before is not None else f"{name} {after:.3f}"
+def evaluation(info: AdapterInfo) -> dict[str, Any] | None:
+    """The stored persona evaluation, which speaks for the shipped personas only."""
+    return persona_results() if info.shipped else None
+
+
+def selector_choices(adapters: dict[str, AdapterInfo]) -> list[tuple[str, str]]:
+    """The library as (label, name) entries, each marked as in the task tabs' pickers."""
+    return [(adapter_label(info), name) for name, info in adapters.items()]
 
 
 def library_frame(adapters: dict[str, AdapterInfo], language: str) -> pd.DataFrame:
-    rows = [{"name": info.name, "task": info.task, "base model": info.base_model,
-             "source": text(language, "adapters.shipped" if info.shipped else "adapters.yours"),
-             "rank": info.rank, "metric (base → adapter)": primary_metric(info)} for info in adapters.values()]
-    return pd.DataFrame(rows, columns=["name", "task", "base model", "source", "rank", "metric (base → adapter)"])
+    """One row per adapter; its result is the first set it was measured on (a test set where it has
+    one), labelled with that set and its size as on its card."""
+    rows = []
+    for info in adapters.values():
+        measured = measurements(info.name, info.metadata, evaluation(info))
+        rows.append([adapter_label(info), info.task, headline(measured[0], language) if measured else "",
+                     set_label(measured[0], language) if measured else "",
+                     text(language, "adapters.shipped" if info.shipped else "adapters.yours"), info.base_model,
+                     "" if info.rank is None else info.rank])
+    return pd.DataFrame(rows, columns=[text(language, f"adapters.col.{column}") for column in COLUMNS])
 
 
 def model_card(info: AdapterInfo, language: str) -> str:
-    readme = info.path / "README.md"
-    return readme.read_text(encoding="utf-8") if readme.is_file() else text(language, "adapters.no_card")
-
-
-def metrics_summary(info: AdapterInfo) -> dict[str, Any]:
-    """Before/after metrics without the sample predictions (those are in the Train tab)."""
-    return {side: {k: v for k, v in values.items() if k != "samples"}
-            for side, values in info.metadata.get("metrics", {}).items() if isinstance(values, dict)}
+    return render_card(info.name, info.metadata, language, evaluation(info))
 
 
 def build(ctx: Context) -> gr.Tab:
@@ -67,25 +67,24 @@ def build(ctx: Context) -> gr.Tab:
                 message = gr.Markdown(elem_id="adapters-message")
             with gr.Column(scale=2):
                 card = gr.Markdown(elem_id="adapters-card")
-                metrics = loc(gr.JSON(elem_id="adapters-metrics"), label="adapters.metrics")
 
     def refresh(workspace: str | None, current: str | None, language: str):
         if not workspace:  # the page is still starting; the workspace's arrival lists everything
             return gr.skip(), gr.skip(), gr.skip()
-        adapters = library(workspace)
+        adapters = library(None, workspace)
         keep = current if current in adapters else None
         note = text(language, "adapters.workspace", workspace=workspace) if workspace else ""
-        return note, library_frame(adapters, language), gr.update(choices=list(adapters), value=keep)
+        return note, library_frame(adapters, language), gr.update(choices=selector_choices(adapters), value=keep)
 
     def show(name: str | None, workspace: str | None, language: str):
-        info = library(workspace).get(name or "")
+        info = library(None, workspace).get(name or "")
         if info is None:
-            return "", None, gr.update(value=None, interactive=False), gr.update(interactive=False)
-        return (model_card(info, language), metrics_summary(info), gr.update(value=adapter_zip(info), interactive=True),
+            return "", gr.update(value=None, interactive=False), gr.update(interactive=False)
+        return (model_card(info, language), gr.update(value=adapter_zip(info), interactive=True),
                 gr.update(interactive=not info.shipped))
 
     def remove(name: str | None, workspace: str | None, language: str):
-        info = library(require_workspace(workspace)).get(name or "")
+        info = library(None, require_workspace(workspace)).get(name or "")
         if info is None:
             return ""
         if info.shipped:
@@ -108,13 +107,13 @@ def build(ctx: Context) -> gr.Tab:
         except AdapterError as error:
             return f"❌ {error_text(error, language)}", gr.skip()
         return (text(language, "adapters.imported", name=info.name, task=info.task),
-                gr.update(choices=list(library(workspace)), value=info.name))
+                gr.update(choices=selector_choices(library(None, workspace)), value=info.name))
 
     listing = [workspace_note, table, selected]
-    details = [card, metrics, download, delete]
+    details = [card, download, delete]
     gr.on([tab.select, ctx.workspace.change, ctx.language.change], refresh,
           [ctx.workspace, selected, ctx.language], listing, **LIGHT_EVENT)
-    selected.change(show, [selected, ctx.workspace, ctx.language], details, **UI_EVENT)
+    gr.on([selected.change, ctx.language.change], show, [selected, ctx.workspace, ctx.language], details, **UI_EVENT)
     delete.click(remove, [selected, ctx.workspace, ctx.language], message, **UI_EVENT).then(
         refresh, [ctx.workspace, selected, ctx.language], listing, **LIGHT_EVENT)
     upload.upload(add, [upload, ctx.workspace, ctx.language], [message, selected], **UI_EVENT).then(

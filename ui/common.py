@@ -16,8 +16,10 @@ from finetune.data import DataLimits
 from finetune.jobs import JobQueue
 from models.adapters import WEIGHTS_FILE, AdapterError, AdapterInfo, export_zip, list_adapters, read_adapter
 from models.inference import InputError
-from models.registry import ModelUnavailableError, cache_dir
+from models.registry import DEFAULT_BASE, ModelUnavailableError, cache_dir
+from models.tasks import get_task
 from ui.i18n import DEFAULT_LANGUAGE, LANGUAGES, text
+from ui.page import LANGUAGE_PARAMETER
 
 # Errors caused by what the user sent or picked: shown as a message, never as a crash.
 USER_ERRORS = (AdapterError, ModelUnavailableError, InputError)
@@ -114,24 +116,60 @@ def ensure_workspace(workspace: str | None) -> str:
     return workspace or f"w{secrets.token_hex(8)}"
 
 
+def start_page(workspace: str | None, language: str | None, request: gr.Request) -> tuple[str, Any]:
+    """On page load: the browser's workspace, and its language — the one the link asks for (`?lang=vi`),
+    else the one it chose last time. The default is left alone: setting it would undo a switch made
+    while the page was still loading."""
+    asked = request.query_params.get(LANGUAGE_PARAMETER) if request else None
+    language = asked if asked in LANGUAGES else language
+    keep = not language or language == DEFAULT_LANGUAGE
+    return ensure_workspace(workspace), gr.skip() if keep else language
+
+
 def require_workspace(workspace: str | None) -> str:
     if not workspace:
         raise gr.Error("The page is still starting; try again in a moment.")
     return workspace
 
 
+DEFAULT_MARK, OWN_MARK = "◆", "★"  # explained next to every picker (common.adapter_info, chat.persona_info)
+
+
+def is_default(info: AdapterInfo) -> bool:
+    """Whether this is its task's default adapter (`TaskSpec.default_adapter`): shipped, and on the base
+    the app serves the task with (a deployment that serves another base opens its tabs on that base)."""
+    return (info.shipped and info.name == get_task(info.task).default_adapter
+            and info.base_model == DEFAULT_BASE.get(info.task))
+
+
+def adapter_label(info: AdapterInfo) -> str:
+    """An adapter's name in every picker and in the library: ◆ the task's default, ★ the workspace's own."""
+    if not info.shipped:
+        return f"{OWN_MARK} {info.name}"
+    return f"{DEFAULT_MARK} {info.name}" if is_default(info) else info.name
+
+
+def library(task: str | None, workspace: str | None) -> dict[str, AdapterInfo]:
+    """Name -> adapter, shipped ones first; the workspace's own shadow shipped ones of the same name."""
+    return {info.name: info for info in list_adapters(task, workspace or None)}
+
+
 def adapter_choices(task: str, workspace: str | None) -> list[tuple[str, str]]:
-    """Picker entries: the bare base, then shipped adapters, then the workspace's own (marked ★)."""
-    names: dict[str, str] = {}
-    for info in list_adapters(task, workspace or None):
-        names[info.name] = info.name if info.shipped else f"★ {info.name}"  # own ones shadow shipped ones
-    return [(BASE_CHOICE, BASE_CHOICE)] + [(label, name) for name, label in names.items()]
+    """Picker entries: the bare base, then shipped adapters, then the workspace's own (`adapter_label`)."""
+    adapters = library(task, workspace)
+    return [(BASE_CHOICE, BASE_CHOICE)] + [(adapter_label(info), name) for name, info in adapters.items()]
+
+
+def default_choice(task: str, workspace: str | None) -> str:
+    """What a task's picker opens with: its default adapter, so that the tab shows an adapter at work
+    (the bare base is the first entry, one click away); the base where there is none."""
+    return next((name for name, info in library(task, workspace).items() if is_default(info)), BASE_CHOICE)
 
 
 def picker_update(task: str, workspace: str | None, current: str | None = None) -> dict[str, Any]:
     """Fresh choices for an adapter dropdown, keeping the selection while it still exists."""
     choices = adapter_choices(task, workspace)
-    keep = current if current in {value for _, value in choices} else BASE_CHOICE
+    keep = current if current in {value for _, value in choices} else default_choice(task, workspace)
     return gr.update(choices=choices, value=keep)
 
 

@@ -1,11 +1,11 @@
 """Learn tab: the course's transfer-learning methods side by side on a small model (MiniLM, sentiment).
 
-The parameter counts and sizes are computed live: build the model, apply each method with
-`finetune.recipe.apply_method`, count. "Run short comparison" trains every method for a few steps
-through the job queue (nothing is saved) and fills in accuracy before and after.
-`assets/learn_results.json`, when present, holds results of a longer run:
-{"note": "...", "rows": [{"method": "lora-r8", "trainable_params": 0, "accuracy_before": 0.0,
-"accuracy_after": 0.0, "train_seconds": 0.0}, ...]}.
+The experiment (methods, data, intervals, the "within noise" verdict) is `finetune.methods`; this file
+shows it. The parameter counts and sizes are computed live: build the model, apply each method with
+`finetune.recipe.apply_method`, count. "Run comparison" trains every method through the job queue (nothing
+is saved) and fills in accuracy before and after on the held-out reviews. `assets/learn_results.json`
+(`python -m finetune compare-methods --output assets/learn_results.json`) holds a full run on the real
+MiniLM, so the tab opens with results. Every table and sentence follows the page's language.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import json
 import tempfile
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -21,55 +20,26 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from finetune.config import TrainConfig, make_config
-from finetune.data import load_examples
-from finetune.jobs import Job, JobLimitError
+from finetune.jobs import DONE, Job, JobLimitError
+from finetune.methods import (METHODS, comparison_data, comparison_rows, label_of, method_config, submit_comparison,
+                              within_noise)
 from models.adapters import WEIGHTS_FILE
 from models.loading import DEFAULT_LABELS, load_pretrained
 from models.messages import error_text
 from models.registry import DEFAULT_BASE, get_spec
 from ui.common import LIGHT_EVENT, UI_EVENT, Context, require_workspace
 from ui.i18n import text
-from ui.train import EXAMPLES_DIR, POLL_SECONDS, status_key
+from ui.train import POLL_SECONDS, status_key
 
 RESULTS_FILE = Path(__file__).resolve().parent.parent / "assets" / "learn_results.json"
-COMPARISON_DATA = EXAMPLES_DIR / "sentiment_reviews.csv"
-COMPARISON_STEPS = 30
 BYTES_PER_PARAMETER = 4  # float32
-
-
-@dataclass(frozen=True)
-class Method:
-    label: str  # "lora-r8"; the i18n key "learn.<method>" explains it
-    settings: dict[str, Any]
-
-    @property
-    def method(self) -> str:
-        return self.settings["method"]
-
-
-# Learning rates suit each method: updating every weight needs small steps, a fresh head large ones.
-METHODS = (
-    Method("full", dict(method="full", learning_rate=5e-5)),
-    Method("freeze", dict(method="freeze", freeze_layers=4, learning_rate=1e-4)),
-    Method("head", dict(method="head", learning_rate=2e-3)),
-    Method("lora-r2", dict(method="lora", rank=2, alpha=4, learning_rate=2e-3)),
-    Method("lora-r8", dict(method="lora", rank=8, alpha=16, learning_rate=2e-3)),
-    Method("lora-r32", dict(method="lora", rank=32, alpha=64, learning_rate=2e-3)),
-)
-
-
-def method_config(method: Method, base: str, max_steps: int = COMPARISON_STEPS) -> TrainConfig:
-    return make_config("sentiment", "quick", base=base, max_steps=max_steps, validation_fraction=0.25,
-                       **method.settings)
-
-
-def label_of(config: TrainConfig) -> str:
-    return f"lora-r{config.rank}" if config.method == "lora" else config.method
+SIZE_COLUMNS = ("method", "trainable", "share", "size")
+RESULT_COLUMNS = ("method", "trainable", "before", "after", "seconds", "vs_best")
+LIVE_COLUMNS = ("method", "state", "step", *RESULT_COLUMNS[1:])
 
 
 @lru_cache(maxsize=4)
-def footprints(base: str) -> pd.DataFrame:
+def footprints(base: str) -> tuple[dict[str, Any], ...]:
     """Trainable parameters per method, and what you would store to share the result: the LoRA
     adapter as saved (measured on disk), otherwise the changed weights in float32."""
     spec = get_spec(base)
@@ -86,9 +56,9 @@ def footprints(base: str) -> pd.DataFrame:
                 size = (Path(folder) / WEIGHTS_FILE).stat().st_size
         else:
             size = trainable * BYTES_PER_PARAMETER
-        rows.append({"method": method.label, "trainable parameters": f"{trainable:,}",
-                     "% of the model": round(100 * trainable / total, 3), "size to share": human_size(size)})
-    return pd.DataFrame(rows)
+        rows.append({"method": method.label, "trainable": f"{trainable:,}",
+                     "share": round(100 * trainable / total, 3), "size": human_size(size)})
+    return tuple(rows)
 
 
 def human_size(size: float) -> str:
@@ -98,48 +68,108 @@ def human_size(size: float) -> str:
     return f"{size / 2**10:.1f} KB" if size < 2**20 else f"{size / 2**20:.1f} MB"
 
 
+def frame(rows: list[dict[str, Any]], columns: tuple[str, ...], language: str) -> pd.DataFrame:
+    """Rows keyed by column id, with the headers in the page's language."""
+    return pd.DataFrame([[row.get(c) for c in columns] for row in rows],
+                        columns=[text(language, f"learn.col.{c}") for c in columns])
+
+
+def sizes_frame(base: str, language: str) -> pd.DataFrame:
+    return frame(list(footprints(base)), SIZE_COLUMNS, language)
+
+
 def explanations(language: str) -> str:
     return "\n".join(f"- **{m.label}** — {text(language, 'learn.' + m.label.split('-')[0])}"
                      + (f" ({text(language, 'learn.rank', rank=m.settings['rank'])})" if m.method == "lora" else "")
                      for m in METHODS)
 
 
-def stored_results() -> tuple[str, pd.DataFrame]:
-    if not RESULTS_FILE.is_file():
-        return "", pd.DataFrame()
-    stored = json.loads(RESULTS_FILE.read_text(encoding="utf-8"))
-    return stored.get("note", ""), pd.DataFrame(stored.get("rows", []))
+# ---------------------------------------------------------------------------------------------- results
+
+def accuracy_cell(row: dict[str, Any], side: str) -> str:
+    """'0.805 (0.745–0.854)': the accuracy and its 95% interval."""
+    return f"{row[side]:.3f} ({row[side + '_low']:.3f}–{row[side + '_high']:.3f})"
 
 
-def comparison_frame(jobs: list[Job], language: str) -> pd.DataFrame:
-    rows = []
-    for job in jobs:
-        metrics = (job.result or {}).get("metrics", {})
-        rows.append({"method": label_of(job.config), "state": text(language, f"status.{status_key(job)}"),
-                     "step": job.progress.step, "accuracy before": metrics.get("base", {}).get("accuracy"),
-                     "accuracy after": metrics.get("adapter", {}).get("accuracy"),
-                     "train seconds": (job.result or {}).get("train_seconds")})
-    return pd.DataFrame(rows, columns=["method", "state", "step", "accuracy before", "accuracy after",
-                                       "train seconds"])
+def result_cells(row: dict[str, Any], language: str) -> dict[str, Any]:
+    """A `finetune.methods.comparison_rows` row as the table's cells."""
+    noise = within_noise(row)
+    versus = (text(language, "learn.best") if noise is None
+              else text(language, "learn.noise" if noise else "learn.lower", p=f"{row['p_vs_best']:.2g}"))
+    return {"method": row["method"], "trainable": f"{row['trainable_params']:,}",
+            "before": accuracy_cell(row, "accuracy_before"), "after": accuracy_cell(row, "accuracy_after"),
+            "seconds": row["train_seconds"], "vs_best": versus}
 
+
+def verdict(rows: list[dict[str, Any]], reviews: int, language: str) -> str:
+    """Which method scored best on the `reviews` held-out reviews, which others are within noise of it and
+    which are clearly lower."""
+    if len(rows) < 2:
+        return ""
+    best = next(row for row in rows if within_noise(row) is None)
+    same = [row["method"] for row in rows if within_noise(row)]
+    lower = [row["method"] for row in rows if within_noise(row) is False]
+    sentences = [text(language, "learn.verdict.best", best=best["method"],
+                      accuracy=accuracy_cell(best, "accuracy_after"), rows=f"{reviews:,}")]
+    if same:
+        sentences.append(text(language, "learn.verdict.same", methods=", ".join(same)))
+    if lower:
+        sentences.append(text(language, "learn.verdict.lower", methods=", ".join(lower)))
+    return " ".join(sentences)
+
+
+def stored_results() -> dict[str, Any]:
+    """The last full comparison ({"note": ..., "rows": ...}), or {} when there is none."""
+    return json.loads(RESULTS_FILE.read_text(encoding="utf-8")) if RESULTS_FILE.is_file() else {}
+
+
+def stored_view(language: str) -> tuple[str, pd.DataFrame, str]:
+    """The stored run's note, table and verdict in the page's language."""
+    stored = stored_results()
+    if not stored:
+        return "", frame([], RESULT_COLUMNS, language), ""
+    rows = stored["rows"]
+    return (text(language, "learn.note", **stored["note"]),
+            frame([result_cells(row, language) for row in rows], RESULT_COLUMNS, language),
+            verdict(rows, stored["note"]["heldout_rows"], language))
+
+
+def live_view(jobs: list[Job], language: str) -> tuple[pd.DataFrame, str]:
+    """One row per job (state and step while it runs, the scores once done), and the verdict so far."""
+    _, heldout = comparison_data()
+    finished = {label_of(job.config): job.result for job in jobs if job.state == DONE and job.result}
+    scored = {row["method"]: row for row in comparison_rows(finished, heldout)}
+    rows = [{"method": label_of(job.config), "state": text(language, f"status.{status_key(job)}"),
+             "step": job.progress.step,
+             **(result_cells(scored[label_of(job.config)], language) if label_of(job.config) in scored else {})}
+            for job in jobs]
+    return frame(rows, LIVE_COLUMNS, language), verdict(list(scored.values()), len(heldout), language)
+
+
+# ---------------------------------------------------------------------------------------------- the tab
 
 def build(ctx: Context) -> gr.Tab:
     loc = ctx.loc
-    note, stored = stored_results()
+    note, stored, stored_verdict = stored_view("en")
     with loc(gr.Tab(id="learn"), label="learn.tab") as tab:
         loc(gr.Markdown(), value="learn.intro")
         methods = gr.Markdown(explanations("en"), elem_id="learn-methods")
-        sizes = loc(gr.Dataframe(interactive=False, elem_id="learn-sizes"), label="learn.sizes")
+        sizes = loc(gr.Dataframe(frame([], SIZE_COLUMNS, "en"), interactive=False, elem_id="learn-sizes"),
+                    label="learn.sizes")
+        with gr.Group(visible=bool(note)):
+            stored_note = gr.Markdown(note, elem_id="learn-note")
+            stored_table = loc(gr.Dataframe(stored, interactive=False, wrap=True, elem_id="learn-stored"),
+                               label="learn.stored")
+            stored_words = gr.Markdown(stored_verdict, elem_id="learn-stored-verdict")
         with gr.Row():
             run = loc(gr.Button(variant="primary", interactive=not ctx.settings.demo, elem_id="learn-run"),
                       value="learn.run")
-            stop = loc(gr.Button(variant="stop", elem_id="learn-stop"), value="learn.stop")
+            stop = loc(gr.Button(variant="stop", interactive=False, elem_id="learn-stop"), value="learn.stop")
         if ctx.settings.demo:
             loc(gr.Markdown(), value="learn.demo")
-        comparison = loc(gr.Dataframe(interactive=False, elem_id="learn-comparison"), label="learn.comparison")
-        if not stored.empty:
-            gr.Markdown(note)
-            loc(gr.Dataframe(stored, interactive=False, elem_id="learn-stored"), label="learn.stored")
+        comparison = loc(gr.Dataframe(frame([], LIVE_COLUMNS, "en"), interactive=False, elem_id="learn-comparison"),
+                         label="learn.comparison")
+        live_words = gr.Markdown(elem_id="learn-verdict")
         timer = gr.Timer(POLL_SECONDS, active=False)
 
     def latest_batch(workspace: str | None) -> list[Job]:
@@ -147,29 +177,33 @@ def build(ctx: Context) -> gr.Tab:
 
     def poll(workspace: str | None, language: str):
         batch = latest_batch(workspace)
-        return comparison_frame(batch, language), gr.Timer(active=any(job.active for job in batch))
+        running = any(job.active for job in batch)
+        return *live_view(batch, language), gr.update(interactive=running), gr.Timer(active=running)
 
     def start(workspace: str | None, language: str):
         workspace = require_workspace(workspace)
-        if any(job.active for job in latest_batch(workspace)):
-            return poll(workspace, language)
-        records = load_examples(COMPARISON_DATA, "sentiment").records
-        base = DEFAULT_BASE["sentiment"]
-        try:
-            for method in METHODS:
-                ctx.jobs.submit(method_config(method, base), records, workspace, kind="learn",
-                                data_summary={"file": COMPARISON_DATA.name})
-        except JobLimitError as error:
-            raise gr.Error(error_text(error, language)) from None
+        if not any(job.active for job in latest_batch(workspace)):
+            try:
+                submit_comparison(ctx.jobs, workspace, DEFAULT_BASE["sentiment"])
+            except JobLimitError as error:
+                raise gr.Error(error_text(error, language)) from None
         return poll(workspace, language)
 
     def stop_all(workspace: str | None) -> None:
         for job in latest_batch(workspace):
             ctx.jobs.cancel(job.id)
 
-    watched = [comparison, timer]
-    tab.select(lambda: footprints(DEFAULT_BASE["sentiment"]), None, sizes, **UI_EVENT)
-    ctx.language.change(explanations, ctx.language, methods, **LIGHT_EVENT)
+    def relabel(workspace: str | None, language: str, tab_opened: bool):
+        return (explanations(language), *stored_view(language), *poll(workspace, language)[:2],
+                sizes_frame(DEFAULT_BASE["sentiment"], language) if tab_opened else frame([], SIZE_COLUMNS, language))
+
+    watched = [comparison, live_words, stop, timer]
+    opened = gr.State(False)  # the sizes load a model: only once the tab is opened
+    tab.select(lambda language: (sizes_frame(DEFAULT_BASE["sentiment"], language), True), ctx.language,
+               [sizes, opened], **UI_EVENT)
+    ctx.language.change(relabel, [ctx.workspace, ctx.language, opened],
+                        [methods, stored_note, stored_table, stored_words, comparison, live_words, sizes],
+                        **LIGHT_EVENT)
     run.click(start, [ctx.workspace, ctx.language], watched, **UI_EVENT)
     stop.click(stop_all, ctx.workspace, None, **UI_EVENT).then(poll, [ctx.workspace, ctx.language], watched,
                                                                **LIGHT_EVENT)

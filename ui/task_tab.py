@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import gradio as gr
 
 from models.inference import classify, generation_streams, is_truncated
 from models.messages import error_text
-from models.tasks import TaskSpec, get_task
-from ui.common import (BASE_CHOICE, MODEL_EVENT, UI_EVENT, USER_ERRORS, Context, adapter_argument, adapter_choices,
-                       keep_picker_fresh, waiting_text)
+from models.tasks import Example, TaskSpec, get_task
+from ui.common import (MODEL_EVENT, UI_EVENT, USER_ERRORS, Context, Localizer, adapter_argument, adapter_choices,
+                       default_choice, keep_picker_fresh, waiting_text)
 from ui.i18n import text
 
 # Answers so far for each requested adapter (None: the base), and how many requests are ahead of
@@ -34,6 +34,16 @@ def answers(spec: TaskSpec, text_in: str, adapters: list[str | None], workspace:
                                      owner=workspace):
         waiting = [piece.ahead for piece in pieces if piece.ahead is not None]
         yield [piece.text for piece in pieces], max(waiting) if waiting else None
+
+
+def examples_block(examples: Sequence[Example], box: gr.Textbox, elem_id: str, loc: Localizer) -> gr.Dataset:
+    """A task's built-in examples under its text box; a click puts one in the box. A gr.Dataset, not
+    gr.Examples: an Examples click also sends the box's label and placeholder as they were when it was
+    built, in English, undoing the language switch."""
+    dataset = loc(gr.Dataset(components=[box], samples=[[example.input] for example in examples], elem_id=elem_id),
+                  label="examples.label")
+    dataset.click(lambda sample: sample[0], dataset, box, **UI_EVENT, queue=False)
+    return dataset
 
 
 def output_component(spec: TaskSpec) -> Callable[..., gr.components.Component]:
@@ -65,11 +75,12 @@ def build_text_task(task: TextTask, ctx: Context) -> gr.Tab:
                 text_in = loc(gr.Textbox(lines=4, elem_id=f"{key}-input"), label=f"{key}.input",
                               placeholder=f"{key}.placeholder")
                 with gr.Row():
-                    picker = loc(gr.Dropdown(adapter_choices(spec.name, None), value=BASE_CHOICE,
-                                             elem_id=f"{key}-adapter"), label="common.adapter", info="common.adapter_info")
+                    picker = loc(gr.Dropdown(adapter_choices(spec.name, None),
+                                             value=default_choice(spec.name, None), elem_id=f"{key}-adapter"),
+                                 label="common.adapter", info="common.adapter_info")
                     compare = loc(gr.Checkbox(False, elem_id=f"{key}-compare"), label="common.compare")
                 go = loc(gr.Button(variant="primary", elem_id=f"{key}-run"), value="common.run")
-                gr.Examples([[example] for example in spec.examples], inputs=[text_in], **UI_EVENT)
+                examples_block(spec.examples, text_in, f"{key}-examples", loc)
             with gr.Column():
                 with gr.Row():
                     result = loc(output(elem_id=f"{key}-result"), label="common.result")
@@ -92,6 +103,9 @@ def build_text_task(task: TextTask, ctx: Context) -> gr.Tab:
             raise gr.Error(error_text(error, language)) from None
         if compare and adapter is None:
             notes.append(text(language, "common.compare_same"))
+        example = spec.example(text_in)
+        if example and example.reference:  # a built-in example: the class sees which answer is right
+            notes.append(text(language, "examples.reference", reference=example.reference))
         yield gr.skip(), gr.skip(), "\n\n".join(f"ℹ️ {n}" for n in notes)
 
     inputs = [text_in, picker, compare, ctx.workspace, ctx.language]

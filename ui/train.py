@@ -2,6 +2,10 @@
 
 Nothing trains in a request handler: Start submits to `finetune.jobs.JobQueue` and returns, and
 a 1-second `gr.Timer` polls the workspace's latest job (so a reloaded page picks it up again).
+
+Honest numbers: the estimate covers the whole job (loading, training, measuring twice) at this
+machine's own measured speeds once a job has run (`finetune.speeds`), and the before/after metrics say
+how many held-out rows they rest on, with a warning when too few to trust.
 """
 
 from __future__ import annotations
@@ -13,15 +17,19 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from finetune.card import metric_label
 from finetune.config import ConfigError, TrainConfig, make_config
 from finetune.data import LoadedData, escape_spreadsheet_cell, load_examples
-from finetune.jobs import Job, JobLimitError, estimate_seconds
+from finetune.data.contract import TRUSTED_VALIDATION_ROWS
+from finetune.jobs import Job, JobLimitError
+from finetune.measurements import significant
+from finetune.speeds import Estimate
 from models.adapters import AdapterError, read_adapter, sanitize_name
 from models.messages import error_text
-from models.registry import DEFAULT_BASE, get_spec, list_specs
-from models.tasks import task_names
+from models.registry import DEFAULT_BASE, list_specs
+from models.tasks import PRESETS, task_names
 from ui.common import BASE_CHOICE, LIGHT_EVENT, UI_EVENT, Context, adapter_zip, require_workspace
-from ui.i18n import text
+from ui.i18n import DEFAULT_LANGUAGE, text
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "examples"
 PREVIEW_ROWS = 10
@@ -80,6 +88,21 @@ def training_config(task: str, base: str, preset: str, rank: float, learning_rat
                        epochs=float(epochs), max_steps=steps)
 
 
+def preset_choices(language: str) -> list[tuple[str, str]]:
+    return [(text(language, f"train.preset_{name}"), name) for name in PRESETS]
+
+
+def estimate_markdown(estimate: Estimate, config: TrainConfig, language: str) -> str:
+    """The whole job's time, part by part, and where its speeds come from."""
+    source = text(language, "train.estimate_measured" if estimate.speeds.measured else "train.estimate_builtin",
+                  task=config.task, base=config.base)
+    return text(language, "train.estimate", time=format_seconds(estimate.total_s),
+                load=format_seconds(estimate.load_s), train=format_seconds(estimate.train_s),
+                measure=format_seconds(estimate.eval_s), examples=f"{estimate.train_examples:g}",
+                speed=f"{estimate.speeds.train_examples_per_s:.3g}", eval_rows=estimate.eval_examples,
+                train_rows=estimate.train_rows, validation_rows=estimate.validation_rows, source=source)
+
+
 def format_seconds(seconds: float) -> str:
     minutes, seconds = divmod(int(round(seconds)), 60)
     return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
@@ -106,14 +129,16 @@ def status_html(job: Job | None, language: str) -> str:
     else:
         parts = [f"{text(language, 'train.step')} {p.step}/{p.total_steps or '?'}"]
         if p.loss is not None:
-            parts.append(f"loss {p.loss:.4f}")
+            parts.append(f"{text(language, 'train.plot_loss')} {p.loss:.4f}")
         if p.examples_per_s:
-            parts.append(f"{p.examples_per_s:.1f} ex/s")
+            parts.append(text(language, "train.speed", speed=f"{p.examples_per_s:.1f}"))
         if p.eta_s is not None and job.active:
             parts.append(text(language, "train.eta", eta=format_seconds(p.eta_s)))
         detail = " · ".join(parts)
     bar = f"<progress value='{p.step}' max='{max(p.total_steps, 1)}' style='width:100%'></progress>"
-    message = f"<br><small>{html.escape(p.message)}</small>" if p.message else ""
+    # the worker's own words (English): a finished job's state says it all
+    said = p.message_text(language)
+    message = f"<br><small>{html.escape(said)}</small>" if said and job.state != "done" else ""
     name = f" <code>{html.escape(job.name)}</code>" if job.name else ""
     return f"<div id='train-status-box'>{bar}<b>{state}</b>{name} — {detail}{message}</div>"
 
@@ -125,49 +150,81 @@ def loss_frame(job: Job | None) -> pd.DataFrame:
         {"step": int, "loss": float})
 
 
-def metrics_frame(result: dict[str, Any] | None) -> pd.DataFrame:
-    """One row per metric: the base before training, the adapter after."""
+def headers(language: str, *names: str) -> list[str]:
+    return [text(language, f"train.col_{name}") for name in names]
+
+
+def held_out_rows(result: dict[str, Any] | None) -> int | None:
+    """How many held-out rows the after-training metrics were measured on (None before a result)."""
+    return (result or {}).get("metrics", {}).get("adapter", {}).get("examples")
+
+
+def step_range(job: Job | None) -> list[float]:
+    """The loss plot's x axis: from 0 to the job's planned steps, so the curve fills it as training goes.
+    Vega keeps the ticks of the "d" (whole number) format at least 1 apart only over a span of 3 or more;
+    over a shorter one it labels half steps (1, 2, 2, 3, 3)."""
+    return [0, max(job.progress.total_steps if job else 0, 3)]
+
+
+def metrics_frame(result: dict[str, Any] | None, language: str) -> pd.DataFrame:
+    """One row per metric: the base before training, the adapter after; last, the rows both were measured on."""
     metrics = (result or {}).get("metrics", {})
     base, adapter = metrics.get("base", {}), metrics.get("adapter", {})
-    names = [k for k, v in adapter.items() if isinstance(v, float) and k != "examples_per_s"]
-    return pd.DataFrame([{"metric": k, "base": round(base.get(k, float("nan")), 4), "adapter": round(adapter[k], 4)}
-                         for k in names], columns=["metric", "base", "adapter"])
+    rows = [(metric_label(k, language), significant(base[k]) if k in base else "–", significant(adapter[k]))
+            for k, v in adapter.items() if isinstance(v, float) and k != "examples_per_s"]
+    if held_out_rows(result) is not None:
+        rows.append((text(language, "train.held_out_rows"), base.get("examples"), adapter["examples"]))
+    return pd.DataFrame(rows, columns=headers(language, "metric", "base", "adapter"), dtype=object)
 
 
-def samples_frame(result: dict[str, Any] | None) -> pd.DataFrame:
+def metrics_note(result: dict[str, Any] | None, language: str) -> str:
+    """A warning under the metrics when they rest on too few rows to trust."""
+    rows = held_out_rows(result)
+    if rows is None or rows >= TRUSTED_VALIDATION_ROWS:
+        return ""
+    return text(language, "train.too_few_rows", rows=rows, trusted=TRUSTED_VALIDATION_ROWS)
+
+
+def samples_frame(result: dict[str, Any] | None, language: str) -> pd.DataFrame:
     """Validation examples side by side: the reference, the base's answer and the adapter's."""
     metrics = (result or {}).get("metrics", {})
     base, adapter = metrics.get("base", {}).get("samples", []), metrics.get("adapter", {}).get("samples", [])
-    rows = [{"input": a["input"], "reference": a["reference"], "base": b["prediction"], "adapter": a["prediction"]}
-            for a, b in zip(adapter, base)]
-    return pd.DataFrame(rows, columns=["input", "reference", "base", "adapter"]).map(escape_spreadsheet_cell)
+    rows = [(a["input"], a["reference"], b["prediction"], a["prediction"]) for a, b in zip(adapter, base)]
+    return pd.DataFrame(rows, columns=headers(language, "input", "reference", "base", "adapter")).map(
+        escape_spreadsheet_cell)
 
 
 def build(ctx: Context) -> gr.Tab:
     loc, settings = ctx.loc, ctx.settings
     first_task = task_names()[0]
     defaults = make_config(first_task, "quick")
+    language = DEFAULT_LANGUAGE
+    file_types = [".csv", ".tsv", ".jsonl", ".json"]
     with loc(gr.Tab(id="train"), label="train.tab") as tab:
         loc(gr.Markdown(), value="train.intro")
         if settings.demo:
             loc(gr.Markdown(elem_id="demo-limits"), value="train.demo_limits")
         source = gr.State(None)  # path of the data file being checked: an upload or a bundled example
         rows = gr.State(0)
+        validation_rows = gr.State(None)  # rows of a valid validation file; None: held out from the data
         with gr.Row(equal_height=False):
             with gr.Column(scale=1):
                 task = loc(gr.Dropdown(list(task_names()), value=first_task, elem_id="train-task"), label="train.task")
-                upload = loc(gr.File(file_types=[".csv", ".tsv", ".jsonl", ".json"], type="filepath",
-                                     elem_id="train-upload"), label="train.upload")
+                upload = loc(gr.File(file_types=file_types, type="filepath", elem_id="train-upload"),
+                             label="train.upload")
                 example = loc(gr.Dropdown(example_files(first_task), value=None, elem_id="train-example"),
                               label="train.example", info="train.example_info")
+                validation = loc(gr.File(file_types=file_types, type="filepath", elem_id="train-validation"),
+                                 label="train.validation_upload")
             with gr.Column(scale=2):
                 problems = gr.Markdown(elem_id="train-problems")
+                validation_problems = gr.Markdown(elem_id="train-validation-problems")
                 preview = loc(gr.Dataframe(interactive=False, wrap=True, max_height=260, visible=False,
                                            elem_id="train-preview"), label="train.preview")
         with gr.Row():
             base = loc(gr.Dropdown([s.key for s in list_specs(first_task)], value=DEFAULT_BASE[first_task],
                                    elem_id="train-base"), label="train.base", info="train.base_info")
-            preset = loc(gr.Radio(["quick", "balanced", "thorough"], value="quick", elem_id="train-preset"),
+            preset = loc(gr.Radio(preset_choices(language), value="quick", elem_id="train-preset"),
                          label="train.preset", info="train.preset_info")
             name = loc(gr.Textbox(f"my-{first_task}", elem_id="train-name"), label="train.name", info="train.name_info")
         with loc(gr.Accordion(open=False), label="train.advanced"):
@@ -186,12 +243,16 @@ def build(ctx: Context) -> gr.Tab:
             stop = loc(gr.Button(variant="stop", interactive=False, elem_id="train-stop"), value="train.stop")
         status = gr.HTML(elem_id="train-status")
         with gr.Row():
+            # Steps are whole numbers: the "d" format labels them so (with `step_range`, only them).
             loss_plot = loc(gr.LinePlot(loss_frame(None), x="step", y="loss", height=260, show_label=True,
-                                        elem_id="train-loss"), label="train.loss_curve")
-            metrics = loc(gr.Dataframe(metrics_frame(None), interactive=False, elem_id="train-metrics"),
-                          label="train.metrics")
-        samples = loc(gr.Dataframe(samples_frame(None), interactive=False, wrap=True, elem_id="train-samples"),
-                      label="train.samples")
+                                        x_axis_format="d", x_lim=step_range(None), elem_id="train-loss"),
+                            label="train.loss_curve", x_title="train.plot_step", y_title="train.plot_loss")
+            with gr.Column():
+                metrics = loc(gr.Dataframe(metrics_frame(None, language), interactive=False,
+                                           elem_id="train-metrics"), label="train.metrics")
+                note = gr.Markdown(elem_id="train-metrics-note")
+        samples = loc(gr.Dataframe(samples_frame(None, language), interactive=False, wrap=True,
+                                   elem_id="train-samples"), label="train.samples")
         download = loc(gr.DownloadButton(visible=False, elem_id="train-download"), label="train.download")
         timer = gr.Timer(POLL_SECONDS, active=False)
 
@@ -201,46 +262,57 @@ def build(ctx: Context) -> gr.Tab:
         config = make_config(task_name, "quick")
         return (gr.update(choices=example_files(task_name), value=None),
                 gr.update(choices=[s.key for s in list_specs(task_name)], value=DEFAULT_BASE[task_name]),
-                "quick", f"my-{task_name}", config.rank, config.learning_rate, config.epochs, None, None)
+                "quick", f"my-{task_name}", config.rank, config.learning_rate, config.epochs, None, None, None)
 
     def apply_preset(task_name: str, preset_name: str):
         config = make_config(task_name, preset_name)
         return config.rank, config.learning_rate, config.epochs
 
-    def check(task_name: str, path: str | None, language: str):
+    def check(task_name: str, path: str | None, validation_path: str | None, language: str):
+        """The data file (preview and problems) and the validation file, if any (problems, or its size)."""
+        checked_validation, held_out = "", None
+        if validation_path:
+            held = load_examples(validation_path, task_name, limits=settings.limits)
+            held_out = len(held.records) if held.ok else None
+            checked_validation = (text(language, "train.validation_ok", rows=held_out) if held.ok
+                                  else problems_markdown(held, language))
         if not path:
-            return table_update(pd.DataFrame(), hide_empty=True), text(language, "train.no_data"), 0
+            return (table_update(pd.DataFrame(), hide_empty=True), text(language, "train.no_data"), 0,
+                    checked_validation, held_out)
         data = load_examples(path, task_name, limits=settings.limits)
         rows_ready = len(data.records) if data.ok else 0
-        return table_update(preview_table(data), hide_empty=True), problems_markdown(data, language), rows_ready
+        return (table_update(preview_table(data), hide_empty=True), problems_markdown(data, language), rows_ready,
+                checked_validation, held_out)
 
-    def show_estimate(task_name, base_name, preset_name, rank_value, lr, epoch_count, steps, row_count, language):
+    def show_estimate(task_name, base_name, preset_name, rank_value, lr, epoch_count, steps, row_count,
+                      held_out, language):
         if not row_count:
             return ""
         try:
-            config = training_config(task_name, base_name, preset_name, rank_value, lr, epoch_count, steps,
-                                     settings.max_steps)
+            config = training_config(task_name, base_name or DEFAULT_BASE[task_name], preset_name, rank_value, lr,
+                                     epoch_count, steps, settings.max_steps)
         except (ConfigError, TypeError, ValueError) as error:
             return f"⚠️ {error_text(error, language)}"
-        speed = get_spec(config.base or DEFAULT_BASE[task_name]).examples_per_second
-        return text(language, "train.estimate", time=format_seconds(estimate_seconds(config, row_count)),
-                    rows=row_count, epochs=config.epochs, speed=speed)
+        return estimate_markdown(ctx.jobs.speeds.estimate(config, row_count, held_out), config, language)
 
-    def start_job(task_name, base_name, preset_name, rank_value, lr, epoch_count, steps, path, adapter_name,
-                  workspace, language):
+    def start_job(task_name, base_name, preset_name, rank_value, lr, epoch_count, steps, path, validation_path,
+                  adapter_name, workspace, language):
         workspace = require_workspace(workspace)
         if not path:
             raise gr.Error(text(language, "train.no_data"))
         data = load_examples(path, task_name, limits=settings.limits)
         if not data.ok:
             raise gr.Error(text(language, "train.fix_data", errors=len(data.errors)))
+        held = load_examples(validation_path, task_name, limits=settings.limits) if validation_path else None
+        if held is not None and not held.ok:
+            raise gr.Error(text(language, "train.fix_validation", errors=len(held.errors)))
         try:
             config = training_config(task_name, base_name, preset_name, rank_value, lr, epoch_count, steps,
                                      settings.max_steps)
             folder = sanitize_name(adapter_name or "")
             if folder == BASE_CHOICE:
                 raise gr.Error(text(language, "train.name_reserved"))
-            ctx.jobs.submit(config, data.records, workspace, folder,
+            ctx.jobs.submit(config, data.records, workspace, folder, validation=held.records if held else None,
                             data_summary={"file": Path(path).name, **data.summary()})
         except (ConfigError, AdapterError, JobLimitError, KeyError) as error:
             raise gr.Error(error_text(error, language)) from None
@@ -256,25 +328,31 @@ def build(ctx: Context) -> gr.Tab:
         result = job.result if job else None
         finished = job and job.state == "done" and job.adapter_path and Path(job.adapter_path).is_dir()
         archive = adapter_zip(read_adapter(Path(job.adapter_path))) if finished else None
-        return (status_html(job, language), loss_frame(job), metrics_frame(result), table_update(samples_frame(result)),
+        return (status_html(job, language), gr.update(value=loss_frame(job), x_lim=step_range(job)),
+                metrics_frame(result, language),
+                metrics_note(result, language), table_update(samples_frame(result, language)),
                 gr.update(value=archive, visible=archive is not None),
                 gr.update(interactive=bool(job and job.active)), gr.Timer(active=bool(job and job.active)))
 
-    watched = [status, loss_plot, metrics, samples, download, stop, timer]
-    estimate_inputs = form + [rows, ctx.language]
+    watched = [status, loss_plot, metrics, note, samples, download, stop, timer]
+    estimate_inputs = form + [rows, validation_rows, ctx.language]
 
     def check_and_estimate(event: Any) -> None:
-        """After the event: check the data file, then estimate the training time."""
-        event.then(check, [task, source, ctx.language], [preview, problems, rows], **UI_EVENT).then(
+        """After the event: check the data files, then estimate the training time."""
+        event.then(check, [task, source, validation, ctx.language],
+                   [preview, problems, rows, validation_problems, validation_rows], **UI_EVENT).then(
             show_estimate, estimate_inputs, estimate, **LIGHT_EVENT)
 
     check_and_estimate(task.input(choose_task, task, [example, base, preset, name, rank, learning_rate, epochs,
-                                                      upload, source], **UI_EVENT, queue=False))
+                                                      upload, source, validation], **UI_EVENT, queue=False))
     check_and_estimate(upload.upload(lambda path: (path, None), upload, [source, example], **UI_EVENT, queue=False))
     check_and_estimate(upload.clear(lambda: None, None, source, **UI_EVENT, queue=False))
     check_and_estimate(example.input(lambda file: (str(EXAMPLES_DIR / file) if file else None, None), example,
                                      [source, upload], **UI_EVENT, queue=False))
-    check_and_estimate(ctx.language.change(lambda: None, None, None, **UI_EVENT, queue=False))
+    check_and_estimate(gr.on([validation.upload, validation.clear], lambda: None, None, None, **UI_EVENT,
+                             queue=False))
+    check_and_estimate(ctx.language.change(lambda code: gr.update(choices=preset_choices(code)), ctx.language,
+                                           preset, **UI_EVENT, queue=False))
     preset.input(apply_preset, [task, preset], [rank, learning_rate, epochs], **UI_EVENT, queue=False).then(
         show_estimate, estimate_inputs, estimate, **LIGHT_EVENT)
     # The user's own edits only (.input, not .change): .change also fires while a handler above is
@@ -282,7 +360,7 @@ def build(ctx: Context) -> gr.Tab:
     # the new task's choices reject).
     gr.on([base.input, rank.input, learning_rate.input, epochs.input, max_steps.input], show_estimate,
           estimate_inputs, estimate, **LIGHT_EVENT)
-    start.click(start_job, form + [source, name, ctx.workspace, ctx.language], watched, **UI_EVENT)
+    start.click(start_job, form + [source, validation, name, ctx.workspace, ctx.language], watched, **UI_EVENT)
     stop.click(stop_job, ctx.workspace, None, **UI_EVENT).then(poll, [ctx.workspace, ctx.language], watched,
                                                                **LIGHT_EVENT)
     timer.tick(poll, [ctx.workspace, ctx.language], watched, **LIGHT_EVENT)
