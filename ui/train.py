@@ -136,7 +136,7 @@ def status_html(job: Job | None, language: str) -> str:
             parts.append(text(language, "train.eta", eta=format_seconds(p.eta_s)))
         detail = " · ".join(parts)
     bar = f"<progress value='{p.step}' max='{max(p.total_steps, 1)}' style='width:100%'></progress>"
-    # the worker's own words (English): a finished job's state says it all
+    # what the worker is doing, in the page's language; a finished job's state says it all
     said = p.message_text(language)
     message = f"<br><small>{html.escape(said)}</small>" if said and job.state != "done" else ""
     name = f" <code>{html.escape(job.name)}</code>" if job.name else ""
