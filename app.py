@@ -38,11 +38,11 @@ def launch_options() -> dict:
 
 
 def build_demo(settings: Settings | None = None, jobs: JobQueue | None = None) -> gr.Blocks:
-    """The whole app: a language switch, the seven tabs and the API endpoints."""
+    """The whole app: a language switch, the eight tabs and the API endpoints."""
     import gradio as gr
 
     from finetune.jobs import JobQueue
-    from ui import adapters, api, chat, learn, sentiment, summarize, train, translate
+    from ui import adapters, api, chat, evaluate, learn, sentiment, summarize, train, translate
     from ui.common import (LIGHT_EVENT, Context, Localizer, Settings, browser_secret, language_radio, start_page,
                            workspace_state)
     from ui.i18n import DEFAULT_LANGUAGE
@@ -62,9 +62,9 @@ def build_demo(settings: Settings | None = None, jobs: JobQueue | None = None) -
             loc(gr.Markdown(elem_id="demo-banner"), value="app.demo")
         ctx = Context(settings, jobs, loc, workspace, language)
         with gr.Tabs():
-            for tab in (translate, sentiment, summarize, chat, train, adapters, learn):
+            for tab in (translate, sentiment, summarize, chat, evaluate, train, adapters, learn):
                 tab.build(ctx)
-        api.register(jobs)
+        api.register(jobs, settings)
 
         demo.load(start_page, [workspace, saved_language], [workspace, language], **LIGHT_EVENT)
         language.change(lambda code: [code, *loc.updates(code)], language, [saved_language, *loc.components],

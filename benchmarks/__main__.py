@@ -20,11 +20,12 @@ import time  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from benchmarks import (classroom, concurrency, efficiency, estimates, latency, scaling, startup,  # noqa: E402
-                        switching, training)
+from benchmarks import (blend, classroom, concurrency, efficiency, estimates, evaluate, explain,  # noqa: E402
+                        latency, scaling, startup, switching, training)
 from benchmarks.common import ROOT, Row, cpu_busy_note, machine, table  # noqa: E402
 
-BENCHMARKS = [training, efficiency, latency, concurrency, classroom, switching, startup, scaling, estimates]
+BENCHMARKS = [training, efficiency, latency, concurrency, classroom, switching, startup, scaling, estimates, evaluate,
+              blend, explain]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,7 +35,7 @@ def evaluate_model(model: Any, tokenizer: Any, architecture: str, task: str, rec
         if spec.kind == "classify":
             probabilities = class_probabilities(model, tokenizer, [r[spec.input_column] for r in rows],
                                                     labels or [], bare_base, names, max_length)
-            predictions += [max(p, key=p.get) for p in probabilities]
+            predictions += [top_label(p) for p in probabilities]
         elif spec.kind == "chat":
             predictions.append(_chat_loss(model, tokenizer, task, rows, max_length, names))
         else:
@@ -50,14 +50,28 @@ def evaluate_model(model: Any, tokenizer: Any, architecture: str, task: str, rec
         loss = total_loss / max(1, tokens)
         metrics: dict[str, Any] = {"loss": loss, "perplexity": math.exp(min(loss, 50))}
     else:
-        references = [r[spec.output_column] for r in records]
-        metrics = spec.score(references, predictions)
-        metrics["samples"] = [{"input": r[spec.input_column], "reference": ref, "prediction": pred}
-                              for r, ref, pred in list(zip(records, references, predictions))[:5]]
-        if spec.kind == "classify":  # each row's label: comparing two models on the same rows needs them
-            metrics["predictions"] = predictions
+        metrics = score_predictions(task, records, predictions)
     metrics["examples_per_s"] = len(records) / seconds if seconds else 0.0
     metrics["examples"] = len(records)
+    return metrics
+
+
+def top_label(probabilities: dict[str, float]) -> str:
+    """A classification's answer: its most probable label."""
+    return max(probabilities, key=probabilities.get)
+
+
+def score_predictions(task: str, records: list[dict[str, Any]], predictions: list[str]) -> dict[str, Any]:
+    """The task's corpus metrics of predictions made for records, with the first few as samples: the one
+    scoring both a training run's evaluation and the app's (`finetune.served_eval`) use, so that their
+    numbers agree on the same predictions."""
+    spec = get_task(task)
+    references = [r[spec.output_column] for r in records]
+    metrics: dict[str, Any] = spec.score(references, predictions)
+    metrics["samples"] = [{"input": r[spec.input_column], "reference": ref, "prediction": pred}
+                          for r, ref, pred in list(zip(records, references, predictions))[:5]]
+    if spec.kind == "classify":  # each row's label: comparing two models on the same rows needs them
+        metrics["predictions"] = predictions
     return metrics
 
 

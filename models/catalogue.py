@@ -63,6 +63,11 @@ EN = {
     "inference.history_bad_message": "History message {number} must be {{\"role\": \"user\" | \"assistant\" | "
                                      "\"system\", \"content\": \"text\"}}.",
     "inference.history_too_long": "The history has {chars:,} characters; the limit is {limit:,}.",
+    "inference.blend_weight": "The blend weight must be a number from 0 (all the first persona) to 1 (all the "
+                              "second); got {weight!r}.",
+    "inference.blend_bases": "Personas '{first}' and '{second}' were trained on different base models "
+                             "({first_base} and {second_base}); only adapters of the same base can be blended.",
+    "explain.needs_adapter": "Pick an adapter: what changed is measured against the base model.",
 }
 
 VI = {
@@ -120,6 +125,11 @@ VI = {
     "inference.history_bad_message": "Tin nhắn {number} trong lịch sử phải có dạng {{\"role\": \"user\" | "
                                      "\"assistant\" | \"system\", \"content\": \"text\"}}.",
     "inference.history_too_long": "Lịch sử hội thoại có {chars:,} ký tự; giới hạn là {limit:,}.",
+    "inference.blend_weight": "Trọng số trộn phải là một số từ 0 (hoàn toàn nhân vật thứ nhất) đến 1 (hoàn toàn "
+                              "nhân vật thứ hai); nhận được {weight!r}.",
+    "inference.blend_bases": "Nhân vật '{first}' và '{second}' được huấn luyện trên hai mô hình gốc khác nhau "
+                             "({first_base} và {second_base}); chỉ trộn được các adapter của cùng một mô hình gốc.",
+    "explain.needs_adapter": "Hãy chọn một adapter: phần thay đổi được đo so với mô hình gốc.",
 }
 
 add_catalogue({"en": EN, "vi": VI})

@@ -21,7 +21,7 @@ from peft import PeftModel
 from transformers import StoppingCriteriaList, StopStringCriteria
 
 from models.engine import Engine, GenerationRequest, use_ragged_attention
-from models.mixed_lora import BASE, per_row_adapters
+from models.mixed_lora import BASE, Blend, per_row_adapters
 from models.tasks import get_task
 
 
@@ -89,7 +89,7 @@ def text_request(model: Any, tokenizer: Any, task: str, text: str, adapter: str 
                              stop_at_newline(tokenizer), get_task(task).repetition_penalty, owner)
 
 
-def chat_request(model: Any, tokenizer: Any, messages: list[dict[str, str]], adapter: str | None,
+def chat_request(model: Any, tokenizer: Any, messages: list[dict[str, str]], adapter: str | Blend | None,
                  max_input_tokens: int, owner: str | None = None, max_new_tokens: int | None = None,
                  task: str = "chat") -> GenerationRequest:
     """A chat reply; the oldest turns are dropped (the system prompt kept) until the conversation fits."""

@@ -4,8 +4,10 @@ Each call names its adapter (or none, for the base); rows with different adapter
 without changing any state another request relies on. Translations, summaries and chat replies on a
 causal base go through the base's engine (`models.engine`: continuous batching, each sequence
 through its own adapter) and stream: the `*_stream` functions yield a `Partial` per new token, and
-while a request waits for a place, how many are ahead of it. Sentiment and the seq2seq bases are
-micro-batched (`models.batching`): requests that arrive together run as one batched call.
+while a request waits for a place, how many are ahead of it. A chat turn may blend two personas
+(`resolve_blend`): the engine mixes their updates per token, the shared model unchanged. Sentiment
+and the seq2seq bases are micro-batched (`models.batching`): requests that arrive together run as
+one batched call.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from models.generation import (chat_message_budget, chat_prompt_messages, chat_r
                                generate_texts, class_probabilities, text_budget, text_request)
 from models.loading import LoadedBase, forget, load_base
 from models.messages import LocalizedError, Message, say
-from models.mixed_lora import BASE
+from models.mixed_lora import BASE, Blend
 from models.registry import DEFAULT_BASE
 from models.tasks import get_task
 
@@ -150,6 +152,26 @@ def resolve_target(task: str, adapter: str | None = None, base: str | None = Non
     return Target(loaded, attach(loaded, info), info)
 
 
+def resolve_blend(task: str, first: str | None, second: str | None, weight: float, base: str | None = None,
+                  workspace: str | None = None) -> tuple[LoadedBase, str | Blend | None]:
+    """The loaded base and what serves `weight` of adapter `second`'s update plus the rest of `first`'s
+    (None on a side: the bare base there, so the blend scales the other persona). Both are attached to
+    their common base, which is otherwise left as it is: the engine mixes the two per token
+    (`mixed_lora.Blend`), so other users' requests in the same steps are untouched. The same persona
+    twice is allowed: its blend with itself is just that persona."""
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 1:
+        raise InputError("inference.blend_weight", weight=weight)
+    infos = {name: find_adapter(name, workspace) if workspace else find_adapter(name)
+             for name in (first, second) if name}
+    if len({info.base_model for info in infos.values()}) > 1:  # before loading a second base for nothing
+        raise AdapterError("inference.blend_bases", first=first, second=second, first_base=infos[first].base_model,
+                           second_base=infos[second].base_model)
+    targets = {name: resolve_target(task, name, base, workspace) for name in infos}
+    loaded = next(iter(targets.values())).loaded if targets else load_base(base or DEFAULT_BASE[task])
+    keys = [targets[name].key if name else None for name in (first, second)]
+    return loaded, mixed_lora.blend(*keys, float(weight))
+
+
 def is_truncated(task: str, text: str, adapter: str | None = None, workspace: str | None = None) -> bool:
     """Whether the input is longer than the model takes (the app shows a note)."""
     loaded = resolve_target(task, adapter, workspace=workspace).loaded
@@ -185,7 +207,8 @@ def _classified_rows(loaded: LoadedBase, rows: list[tuple[str, str | None]]) -> 
     return results
 
 
-def _require_text(text: str) -> str:
+def require_text(text: str) -> str:
+    """The text of a request, refused with a message when it is empty or longer than any model reads."""
     if not isinstance(text, str) or not text.strip():
         raise InputError("inference.empty")
     if len(text) > MAX_INPUT_CHARS:
@@ -238,12 +261,15 @@ def to_last_sentence(text: str) -> str:
 
 @dataclass(frozen=True)
 class ChatTurn:
-    """One conversation's next message, and the adapter (persona) that answers it (None: the base)."""
+    """One conversation's next message, and the adapter (persona) that answers it (None: the base); with
+    a `weight`, a blend: that share of `blend_with`'s update (None: the base) and the rest of `adapter`'s."""
 
     message: str
     history: list[dict[str, Any]] | None = None
     adapter: str | None = None
     system: str | None = None
+    blend_with: str | None = None
+    weight: float | None = None  # None: no blend
 
 
 def _after_requests() -> None:
@@ -284,7 +310,7 @@ def generation_streams(task: str, requests: list[tuple[str, str | None]], base: 
     """Translations or summaries of (text, adapter) requests, side by side as they are written
     (a seq2seq base answers each in one piece)."""
     for text, _ in requests:
-        _require_text(text)
+        require_text(text)
     targets = [resolve_target(task, adapter, base, workspace) for _, adapter in requests]
     loaded = targets[0].loaded
     if loaded.spec.architecture != "causal":
@@ -324,7 +350,7 @@ def classify(task: str, text: str, adapter: str | None = None, base: str | None 
              workspace: str | None = None) -> dict[str, float]:
     """Class probabilities for one text, in a classification task; texts that arrive together are
     classified in one batch."""
-    _require_text(text)
+    require_text(text)
     target = resolve_target(task, adapter, base, workspace)
     run = partial(_classified_rows, target.loaded)
     return batcher(target.loaded, "classify", run).submit((text, target.key))
@@ -341,11 +367,14 @@ def chat_streams(turns: list[ChatTurn], base: str | None = None, workspace: str 
     """The replies to several conversations (a persona's and the base's, say), side by side as they are written."""
     requests = []
     for turn in turns:
-        _require_text(turn.message)
-        loaded = (target := resolve_target(task, turn.adapter, base, workspace)).loaded
+        require_text(turn.message)
+        if turn.weight is None:
+            loaded, adapter = (target := resolve_target(task, turn.adapter, base, workspace)).loaded, target.key
+        else:
+            loaded, adapter = resolve_blend(task, turn.adapter, turn.blend_with, turn.weight, base, workspace)
         limit = loaded.spec.max_input_tokens
         messages = chat_prompt_messages(loaded.tokenizer, turn.message, check_history(turn.history), turn.system, limit)
-        requests.append(chat_request(loaded.model, loaded.tokenizer, messages, target.key, limit, owner or workspace,
+        requests.append(chat_request(loaded.model, loaded.tokenizer, messages, adapter, limit, owner or workspace,
                                      task=task))
     decode = partial(loaded.tokenizer.decode, skip_special_tokens=True)
     yield from _partials(requests, [decode] * len(requests), loaded)

@@ -23,11 +23,17 @@ own code. (peft accepts `adapter_names` only at inference, so dropout never appl
 The serving engine (`models.engine`) packs every sequence's new tokens into one row, so its routes
 are per token, not per row: a `TokenRoutes` names the adapter of each contiguous span of tokens
 (the engine orders the spans by adapter), and each span gets its own adapter's two matmuls.
+
+A span may also be a `Blend` of two adapters (Persona chat's "blend two personas"): its tokens get
+(1 - w) of the first adapter's update plus w of the second's, computed as two weighted spans over
+the same tokens. The shared model is never changed for it (peft's `add_weighted_adapter` would add
+a third adapter to the base under its lock, and cost a rebuild per weight: benchmarks/blend.py).
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 import torch
@@ -40,19 +46,54 @@ STACKED_SETS_KEPT = 4
 BASE = "__base__"  # peft's name for "no adapter" in a per-row list
 
 
-class TokenRoutes(list):
-    """Adapters per span of tokens of a batch packed into one row: `spans` lists (adapter, start, end)
-    over the sequence axis; tokens in no span use the bare base. As a list it is one `BASE` entry, the
-    one row peft's own checks expect."""
+@dataclass(frozen=True)
+class Blend:
+    """Two adapters' LoRA updates mixed: (1 - weight) of `a`'s plus `weight` of `b`'s, each with its own
+    scaling (BASE on one side: a share of the other alone). Used where a request names its adapter;
+    make one with `blend`, which gives the plain adapter where the mix is one adapter alone."""
 
-    def __init__(self, spans: list[tuple[str, int, int]]):
+    a: str
+    b: str
+    weight: float
+
+    def parts(self) -> tuple[tuple[str, float], tuple[str, float]]:
+        return (self.a, 1.0 - self.weight), (self.b, self.weight)
+
+    def uses(self, name: str) -> bool:
+        return name in (self.a, self.b)
+
+
+def blend(a: str | None, b: str | None, weight: float) -> str | Blend | None:
+    """What serves `weight` of adapter b's update and the rest of a's (None: the bare base). At weight 0
+    or 1, or with the same adapter twice, that is one adapter alone: served as such, so the reply is
+    exactly that adapter's own (and shares its remembered prompts)."""
+    if weight == 0 or a == b:
+        return a
+    if weight == 1:
+        return b
+    return Blend(a or BASE, b or BASE, float(weight))
+
+
+def _parts(adapter: str | Blend) -> tuple[tuple[str, float], ...]:
+    return adapter.parts() if isinstance(adapter, Blend) else ((adapter, 1.0),)
+
+
+class TokenRoutes(list):
+    """Adapters per span of tokens of a batch packed into one row: `spans` lists (adapter, start, end,
+    weight) over the sequence axis, a blend's two adapters as two spans over the same tokens; tokens
+    in no span use the bare base. `weighted`: some span's update is scaled (a blend). As a list it is
+    one `BASE` entry, the one row peft's own checks expect."""
+
+    def __init__(self, spans: list[tuple[str | Blend, int, int]]):
         super().__init__([BASE])
-        self.spans = [span for span in spans if span[0] != BASE]
+        self.spans = [(name, start, end, weight) for adapter, start, end in spans
+                      for name, weight in _parts(adapter) if name != BASE and weight != 0]
+        self.weighted = any(weight != 1 for *_, weight in self.spans)
         self.masks: dict[tuple[Any, ...], torch.Tensor] = {}  # per stacked layout, for this forward pass
 
     @property
     def adapters(self) -> set[str]:
-        return {name for name, _, _ in self.spans}
+        return {name for name, *_ in self.spans}
 
 
 def _supported(module: Any, names: set[str], kwargs: dict[str, Any]) -> bool:
@@ -122,15 +163,16 @@ MASKED_TOKENS = 64
 
 def _span_mask(routes: TokenRoutes, adapters: tuple[str, ...], slots: list[int], stacked: int, rank: int,
                start: int, end: int, device: torch.device) -> torch.Tensor:
-    """Ones where a token's own adapter's rank columns are, zeros elsewhere: (tokens, stacked * rank).
-    Made once per forward pass for each stacked layout (layers with the same adapters share it)."""
+    """A token's weight for its own adapter's rank columns (1, or a blend's share; spans over the same
+    tokens add up), zeros elsewhere: (tokens, stacked * rank). Made once per forward pass for each
+    stacked layout (layers with the same adapters share it)."""
     key = (adapters, stacked, rank)
     kept = routes.masks.get(key)
     if kept is None:
         kept = torch.zeros(end - start, stacked, rank, device=device)
-        for name, first, last in routes.spans:
+        for name, first, last, weight in routes.spans:
             if name in adapters:
-                kept[first - start: last - start, slots[adapters.index(name)]] = 1.0
+                kept[first - start: last - start, slots[adapters.index(name)]] += weight
         kept = routes.masks[key] = kept.reshape(end - start, stacked * rank)
     return kept
 
@@ -143,22 +185,22 @@ def _token_routed_forward(self: Any, x: torch.Tensor, routes: TokenRoutes, *args
     spans = [span for span in routes.spans if span[0] in self.lora_A]
     if not spans:
         return result
-    adapters = tuple(dict.fromkeys(name for name, _, _ in spans))
+    adapters = tuple(dict.fromkeys(name for name, *_ in spans))
     stacked_a, stacked_b, slots = _stacked_weights(self, adapters)
-    start, end = spans[0][1], spans[-1][2]
+    start, end = spans[0][1], spans[-1][2]  # (a blend's two spans cover the same tokens)
     tokens, out = x[0, start:end], result[0, start:end]
     if tokens.dtype != stacked_a.dtype:  # a body serving in another precision: the adapters stay fp32
         tokens, out = tokens.to(stacked_a.dtype), out.new_zeros(out.shape, dtype=stacked_a.dtype)
     if end - start <= MASKED_TOKENS or len(spans) == 1:
         stacked, rank = stacked_a.shape[:2]
         hidden = tokens @ stacked_a.view(stacked * rank, -1).T
-        if len(spans) > 1 or stacked > 1:
+        if len(spans) > 1 or stacked > 1 or routes.weighted:
             hidden *= _span_mask(routes, adapters, slots, stacked, rank, start, end, hidden.device)
         out.addmm_(hidden, stacked_b.view(stacked * rank, -1))
     else:
-        for name, first, last in spans:
+        for name, first, last, weight in spans:
             slot, span = slots[adapters.index(name)], slice(first - start, last - start)
-            out[span].addmm_(tokens[span] @ stacked_a[slot].T, stacked_b[slot])
+            out[span].addmm_(tokens[span] @ stacked_a[slot].T, stacked_b[slot], alpha=weight)
     if out.data_ptr() != result[0, start:end].data_ptr():
         result[0, start:end] += out.to(result.dtype)
     return result

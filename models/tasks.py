@@ -124,6 +124,21 @@ class TaskSpec:
         return {"bleu": sacrebleu.corpus_bleu(predictions, [references]).score,
                 "chrf": sacrebleu.corpus_chrf(predictions, [references]).score}
 
+    def score_one(self, reference: str, prediction: str) -> dict[str, float]:
+        """One answer's metrics against its reference, under the names `score` uses, so that rows can be
+        sorted by the primary metric: sentence chrF and BLEU (BLEU with effective order: a short sentence
+        lacks 4-grams), ROUGE-1/2/L, or for a classification its accuracy (1 right, 0 wrong)."""
+        if self.kind == "chat":
+            raise ValueError(f"Task {self.name!r}: a chat reply has no single right answer to score against.")
+        if self.kind == "classify":
+            return {"accuracy": float(reference == prediction)}
+        if self.primary_metric.startswith("rouge"):
+            return self.score([reference], [prediction])
+        import sacrebleu
+
+        return {"chrf": sacrebleu.sentence_chrf(prediction, [reference]).score,
+                "bleu": sacrebleu.sentence_bleu(prediction, [reference]).score}
+
 
 TASKS: dict[str, TaskSpec] = {}
 

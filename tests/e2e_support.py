@@ -26,7 +26,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 EXAMPLES = ROOT / "assets" / "examples"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run"]
-TABS = ("translate", "sentiment", "summarize", "chat", "train", "adapters", "learn")
+TABS = ("translate", "sentiment", "summarize", "chat", "evaluate", "train", "adapters", "learn")
 ANSWER_MS = 60_000  # a tiny model answers in a second; the margin is for a busy machine
 JOB_MS = 240_000  # spawning a training worker imports torch afresh
 # Gradio's client closes its event stream on `beforeunload` (a reload, closing the page), which the
@@ -137,6 +137,16 @@ def add_adapter(page, base: str, task: str, name: str, **kwargs) -> str:
     """An adapter in this browser's workspace; the picker label it gets (★ = yours)."""
     make_adapter(base, task, workspace_dir(workspace(page)) / name, seed=21, **kwargs)
     return f"★ {name}"
+
+
+def send_in_compare_mode(page, message: str, persona: str = "e2e-persona") -> None:
+    """Persona chat in compare mode with a tiny persona of this browser's: one message sent."""
+    option = add_adapter(page, "tiny-llama", "chat", persona)
+    open_tab(page, "chat")
+    choose(page, "chat-persona", option)
+    page.locator("#chat-compare input").check()
+    textbox(page, "chat-input").fill(message)
+    page.locator("#chat-send").click()
 
 
 def wait_until(condition, timeout_s: float, message: str):

@@ -13,7 +13,8 @@ import pytest
 from playwright.sync_api import expect
 
 from e2e_support import (ANSWER_MS, ARTIFACTS, EXAMPLES, JOB_MS, TABS, add_adapter, another_page, cells, choose,
-                         open_tab, screenshot, table_rows, textbox, wait_for_text, wait_until, workspace)
+                         open_tab, screenshot, send_in_compare_mode, table_rows, textbox, wait_for_text, wait_until,
+                         workspace)
 from models.adapters import workspace_dir
 from models.inference import MAX_INPUT_CHARS
 from ui.i18n import text
@@ -113,12 +114,7 @@ def test_chat_streams_the_reply(page):
 
 
 def test_chat_compare_answers_in_two_conversations(page):
-    option = add_adapter(page, "tiny-llama", "chat", "e2e-persona")
-    open_tab(page, "chat")
-    choose(page, "chat-persona", option)
-    page.locator("#chat-compare input").check()
-    textbox(page, "chat-input").fill("Hello!")
-    page.locator("#chat-send").click()
+    send_in_compare_mode(page, "Hello!")
     for bot in ("chat-persona-bot", "chat-base-bot"):
         page.locator(f"#{bot} [data-testid=bot]").wait_for()  # visible: a blank reply gets a note
         assert page.locator(f"#{bot} [data-testid=user]").inner_text().strip() == "Hello!"
@@ -300,6 +296,11 @@ def test_screenshots_of_every_tab(page):
     page.locator("#chat-send").click()
     page.locator("#chat-persona-bot [data-testid=bot]").wait_for()
     screenshot(page, "chat")
+    open_tab(page, "evaluate")  # the bare base on the first rows of the bundled test set
+    choose(page, "evaluate-bundled", text("en", "evaluate.bundled_rows", rows=20))
+    page.locator("#evaluate-run").click()
+    expect(cells(page, "evaluate-metrics", "base")).to_have_count(1, timeout=ANSWER_MS)
+    screenshot(page, "evaluate")
     open_tab(page, "train")
     choose(page, "train-example", "sentiment_reviews.csv")
     page.locator("#train-estimate").get_by_text("Estimated training time").wait_for()

@@ -1,6 +1,6 @@
 """Browser test of the task tabs' built-in examples: their label follows the language switch (and a
-click leaves the text box's own label alone), and running one shows the test set's reference answer
-under the result, so a class sees which is right."""
+click leaves the text box's own label alone), and a click puts the test set's reference answer in the
+reference box, where the answers are scored against it, so a class sees which is right."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.e2e
 
 
 def run_example(page, language: str) -> None:
-    """Click the first translation example, run it, and check the note shows its reference."""
+    """Click the first translation example, run it, and check its reference is in the box and scored."""
     example = get_task("translation").examples[0]
     page.locator("#translate-examples").get_by_text(example.input).first.click()
     expect(textbox(page, "translate-input")).to_have_value(example.input)
@@ -23,8 +23,8 @@ def run_example(page, language: str) -> None:
     expect(page.locator("#translate-input [data-testid=block-info]")).to_have_text(text(language, "translate.input"))
     page.locator("#translate-run").click()
     wait_for_text(page, "translate-result")
-    shown = text(language, "examples.reference", reference=example.reference).replace("**", "")
-    expect(page.locator("#translate-note")).to_contain_text(shown)
+    expect(textbox(page, "translate-reference")).to_have_value(example.reference)
+    expect(page.locator("#translate-scores")).to_contain_text(text(language, "reference.base_row"))
     screenshot(page, f"examples-reference-{language}")
 
 

@@ -7,11 +7,15 @@
     client.predict("Hi!", "chat-cheerful", api_name="/chat")      # the whole reply
     for reply in client.submit("Hi!", "chat-cheerful", api_name="/chat"):  # the reply as it is written
         print(reply)
+    client.predict("Hi!", "chat-sarcastic", "chat-cheerful", 0.3, api_name="/blend_chat")  # 70% / 30%
     client.predict("<workspace id>", api_name="/train_status")
+    client.predict("translation", "Good morning", "translation-en-es", api_name="/explain")  # each token's change
+    client.predict("translation", handle_file("test.csv"), ["base", "translation-en-es"], api_name="/evaluate")
+    # {"base": {"bleu": ..., "chrf": ..., "examples": 100}, "translation-en-es": {...}}
 
 `adapter` / `persona` is an adapter name or "base"; `workspace` (shown in the Adapters tab) makes
 a browser's own adapters usable too, and gives the requests of one browser (or one client, without
-it) their fair share when many arrive at once. /translate, /summarize and /chat stream: `predict`
+it) their fair share when many arrive at once. /translate, /summarize, /chat and /blend_chat stream: `predict`
 returns the whole text, `submit` iterates it as it grows, and cancelling the job (or disconnecting)
 frees its place. Type hints define the endpoints' schemas, so they are kept as runtime types (no
 `from __future__ import annotations` here).
@@ -22,12 +26,17 @@ from dataclasses import asdict
 from typing import Any, Callable, Iterator
 
 import gradio as gr
+from gradio.data_classes import FileData
 
+from finetune.data import DataValidationError
 from finetune.jobs import Job, JobQueue
+from finetune.served_eval import evaluate_served
 from models import inference
-from models.tasks import TASKS, TaskSpec
+from models.explain import explain as explain_change
+from models.tasks import TASKS, TaskSpec, UnknownTaskError, get_task
 from ui.chat import plain_messages
-from ui.common import BASE_CHOICE, USER_ERRORS, adapter_argument
+from ui.common import BASE_CHOICE, USER_ERRORS, Settings, adapter_argument
+from ui.evaluate import evaluated_tasks, evaluation_records
 
 
 def _checked(text: str, task: str, adapter: str, workspace: str) -> str | None:
@@ -71,6 +80,28 @@ def _written(task: str, text: str, adapter: str, workspace: str, request: gr.Req
                                                    owner=_owner(workspace, request)))
 
 
+def _chat_reply(task: str, message: str, personas: list[str], history: list[dict[str, str]] | None, workspace: str,
+                request: gr.Request | None, weight: float | None = None) -> Iterator[str]:
+    """A chat reply as it is written: from one persona, or with a weight from a blend of two."""
+    keys = [_checked(message, task, persona, workspace) for persona in personas]
+    try:
+        turn = inference.ChatTurn(message, plain_messages(inference.check_history(history)), keys[0],
+                                  blend_with=keys[1] if len(keys) > 1 else None, weight=weight)
+    except USER_ERRORS as error:
+        raise gr.Error(str(error)) from None
+    yield from _texts(inference.chat_streams([turn], workspace=workspace or None, owner=_owner(workspace, request),
+                                             task=task))
+
+
+@_streams(str)
+def blend_chat(message: str, persona_a: str = BASE_CHOICE, persona_b: str = BASE_CHOICE, weight: float = 0.5,
+               history: list[dict[str, str]] | None = None, workspace: str = "",
+               request: gr.Request = None) -> Iterator[str]:  # type: ignore[assignment]
+    """Persona chat with two personas blended: `weight` is persona_b's share of the LoRA update (0:
+    persona_a's own reply, 1: persona_b's); "base" on one side scales the other persona."""
+    yield from _chat_reply("chat", message, [persona_a, persona_b], history, workspace, request, weight)
+
+
 def endpoint(spec: TaskSpec) -> Callable[..., Any]:
     """A task's API function, shaped by its kind: a classification answers class probabilities, e.g.
     {"negative": 0.1, "positive": 0.9}; a generation streams its text; a chat streams the reply to
@@ -95,17 +126,28 @@ def endpoint(spec: TaskSpec) -> Callable[..., Any]:
         @_streams(str)
         def chat(message: str, persona: str = BASE_CHOICE, history: list[dict[str, str]] | None = None,
                  workspace: str = "", request: gr.Request = None) -> Iterator[str]:  # type: ignore[assignment]
-            key = _checked(message, spec.name, persona, workspace)
-            try:
-                turn = inference.ChatTurn(message, plain_messages(inference.check_history(history)), key)
-            except USER_ERRORS as error:
-                raise gr.Error(str(error)) from None
-            yield from _texts(inference.chat_streams([turn], workspace=workspace or None,
-                                                     owner=_owner(workspace, request), task=spec.name))
+            yield from _chat_reply(spec.name, message, [persona], history, workspace, request)
 
         function = chat
     function.__name__, function.__doc__ = spec.endpoint, f"{spec.description}."
     return function
+
+
+def explain(task: str, text: str, adapter: str, output: str = "", history: list[dict[str, str]] | None = None,
+            workspace: str = "", request: gr.Request = None) -> dict[str, Any]:  # type: ignore[assignment]
+    """What an adapter changed (models.explain). A generation or chat reply (`output`, or the adapter's own
+    answer when empty): its tokens, each with p under the adapter and under the bare base and the base's first
+    choice. A classification: both probability distributions and each word's effect."""
+    try:
+        spec = get_task(task)
+    except UnknownTaskError as error:
+        raise gr.Error(str(error)) from None
+    key = _checked(text, spec.name, adapter, workspace)
+    try:
+        return explain_change(spec.name, text, key, output, plain_messages(inference.check_history(history)),
+                              workspace=workspace or None, owner=_owner(workspace, request)).as_dict()
+    except USER_ERRORS as error:
+        raise gr.Error(str(error)) from None
 
 
 def job_status(job: Job | None) -> dict[str, Any]:
@@ -118,8 +160,32 @@ def job_status(job: Job | None) -> dict[str, Any]:
             "error": job.error, "metrics": (job.result or {}).get("metrics")}
 
 
-def register(jobs: JobQueue) -> None:
-    """Add the endpoints to the Blocks being built: one per task (`models.tasks`), and the jobs' status."""
+def evaluation_endpoint(settings: Settings) -> Callable[..., dict[str, dict[str, float]]]:
+    """/evaluate: each model's metrics on a labelled file, through the serving's line like the Evaluate tab
+    (`finetune.served_eval`); the file is checked with the Train tab's limits."""
+    def evaluate(task: str, file: FileData, adapters: list[str], workspace: str = "",
+                 request: gr.Request = None) -> dict[str, dict[str, float]]:  # type: ignore[assignment]
+        """Metrics per model ("base": the bare base) on a CSV/JSONL file in the task's columns, sent with
+        gradio_client.handle_file: {"base": {"chrf": ..., "bleu": ..., "examples": ...}, "<adapter>": {...}}."""
+        if task not in evaluated_tasks():
+            raise gr.Error(f"Unknown task {task!r}; expected one of: {', '.join(evaluated_tasks())}.")
+        path = file.get("path") if isinstance(file, dict) else None
+        if not path or not adapters:
+            raise gr.Error("Send a file (gradio_client.handle_file) and at least one adapter name, or 'base'.")
+        try:
+            keys = [adapter_argument(adapter, task, workspace) for adapter in adapters]
+            records = evaluation_records(task, path, None, settings)
+            *_, done = evaluate_served(task, records, keys, workspace or None, owner=_owner(workspace, request))
+        except (DataValidationError, *USER_ERRORS) as error:
+            raise gr.Error(str(error)) from None
+        return {result.adapter or BASE_CHOICE: result.metrics for result in done.results}
+
+    return evaluate
+
+
+def register(jobs: JobQueue, settings: Settings) -> None:
+    """Add the endpoints to the Blocks being built: one per task (`models.tasks`), the jobs' status, the
+    blended chat, evaluation on a file and what an adapter changed."""
     for spec in TASKS.values():  # unlimited here: the engines keep their own line (ui.common.MODEL_EVENT)
         gr.api(endpoint(spec), api_name=spec.endpoint, concurrency_limit=None)
 
@@ -129,3 +195,6 @@ def register(jobs: JobQueue) -> None:
         return job_status(job if job is None or job.workspace == workspace else None)
 
     gr.api(train_status, api_name="train_status", concurrency_limit=None)
+    gr.api(blend_chat, api_name="blend_chat", concurrency_limit=None)
+    gr.api(evaluation_endpoint(settings), api_name="evaluate", concurrency_limit=None)
+    gr.api(explain, api_name="explain", concurrency_limit=None)

@@ -18,6 +18,37 @@ EN = {
     "common.next_in_line": "⏳ Waiting for a free place: you are next…",
     "examples.label": "Examples to try",
     "examples.reference": "Reference answer (from the test set): **{reference}**",
+    "explain.title": "🔍 What did the adapter change?",
+    "explain.intro_generate": "The adapter's answer read back by the adapter and by the bare base model, token by "
+                              "token. **Red**: the adapter made this token more likely than the base did; **purple**: "
+                              "less likely; pale: about the same. The table gives both probabilities and the word "
+                              "the base model would have chosen there.",
+    "explain.intro_classify": "Both models' probabilities side by side, and which words moved the decision: each "
+                              "word is left out in turn, and its colour shows how much the confidence (log-odds) "
+                              "in the adapter's answer falls without it (**red**: the word supports that answer; **purple**: "
+                              "it pulls against it).",
+    "explain.button": "Show what changed",
+    "explain.model": "model",
+    "explain.probability": "probability",
+    "explain.label": "label",
+    "explain.no_reply": "There is no reply to explain yet: send a message first.",
+    "explain.not_blended": "The explanation compares one persona with the base model: turn the blend off to use it.",
+    "explain.tokens": "The adapter's answer, coloured by change",
+    "explain.table": "Token by token",
+    "explain.bars": "Probabilities: base model vs adapter",
+    "explain.adapter_words": "Words that moved the adapter",
+    "explain.base_words": "Words that moved the base model",
+    "explain.base": "base model",
+    "explain.adapter": "adapter",
+    "explain.col_token": "token",
+    "explain.col_adapter": "p (adapter)",
+    "explain.col_base": "p (base)",
+    "explain.col_change": "change (log ratio)",
+    "explain.col_base_choice": "base model's first choice",
+    "explain.summary_generate": "The adapter changed **{changed} of {total}** tokens by a factor of 2.7 or more. "
+                                "Raised most by the adapter (base → adapter): {most}.",
+    "explain.summary_classify": "The adapter answers **{label}** ({adapter}); the base model gives {label} {base}. "
+                                "Words that moved the adapter most (effect on the adapter / on the base): {words}.",
     "translate.tab": "Translate",
     "translate.intro": "English → Spanish. The shipped adapter learned from Debian's software translations.",
     "translate.input": "English text",
@@ -31,6 +62,57 @@ EN = {
     "summarize.intro": "One line about a paragraph. The shipped adapter learned from Debian package descriptions.",
     "summarize.input": "Paragraph",
     "summarize.placeholder": "Paste a paragraph to summarize…",
+    "translate.answer": "translation",
+    "summarize.answer": "summary",
+    "reference.label": "Reference (optional)",
+    "reference.info": "a correct answer, if you have one: each answer shown gets a score of how close it comes "
+                      "(0–100, higher is closer); an example fills it in from the test set",
+    "reference.placeholder": "Paste a correct answer to compare with…",
+    "reference.adapter_row": "Adapter `{name}`",
+    "reference.base_row": "Base model",
+    "reference.one": "The {answer} scores {metric} {score} of 100 against the reference (100: the same as the "
+                     "reference).",
+    "reference.tick_compare": "Tick “Compare with base” to score the base model's answer too.",
+    "reference.closer_adapter": "The adapter's {answer} is closer to the reference: {metric} {adapter} vs {base} "
+                                "for the base model (of 100).",
+    "reference.closer_base": "The base model's {answer} is closer to the reference: {metric} {base} vs {adapter} "
+                             "for the adapter (of 100).",
+    "reference.equal": "Both answers are equally close to the reference: {metric} {adapter} and {base} (of 100).",
+    "evaluate.tab": "Evaluate",
+    "evaluate.intro": "Measure models on a labelled file: the base model and adapters side by side, each scored "
+                      "against the file's references (translation: chrF and BLEU · summarization: ROUGE · "
+                      "sentiment: accuracy and macro-F1), the rows each one got most wrong, and every prediction "
+                      "to download. Upload a file with the Train tab's columns, or pick the bundled test set. The "
+                      "rows wait in line with everyone's requests, so a long file takes a while on a busy machine.",
+    "evaluate.demo_limits": "Demo mode: at most 100 rows of a file are measured (for each model).",
+    "evaluate.upload": "Upload a labelled file (.csv, .tsv, .jsonl)",
+    "evaluate.bundled": "…or the bundled test set",
+    "evaluate.bundled_rows": "first {rows} rows of the test set",
+    "evaluate.adapters": "Models to measure",
+    "evaluate.adapters_info": "base = the model without an adapter; pick two or more to compare",
+    "evaluate.run": "Evaluate",
+    "evaluate.stop": "Stop",
+    "evaluate.no_data": "Upload a file or pick the bundled test set.",
+    "evaluate.no_models": "Pick at least one model to measure (base or an adapter).",
+    "evaluate.data_ok": "✅ {rows} rows to measure.",
+    "evaluate.capped": "✅ The file has {rows} rows; in demo mode the first {cap} are measured.",
+    "evaluate.progress": "Measuring",
+    "evaluate.unit": "rows",
+    "evaluate.running": "⏳ {done} of {total} predictions made…",
+    "evaluate.finished": "✅ {models} model(s) measured on {rows} rows.",
+    "evaluate.stopped": "⏹️ Stopped.",
+    "evaluate.metrics": "Scores on the whole file",
+    "evaluate.shown": "Rows and predictions of",
+    "evaluate.confusion": "Confusion matrix: for each right label, the labels predicted",
+    "evaluate.plot_rows": "rows",
+    "evaluate.worst": "Row by row, worst first",
+    "evaluate.download": "Download the predictions (.csv)",
+    "evaluate.col_model": "model",
+    "evaluate.col_rows": "rows",
+    "evaluate.col_input": "input",
+    "evaluate.col_reference": "reference",
+    "evaluate.col_prediction": "prediction",
+    "evaluate.col_correct": "right?",
     "chat.tab": "Persona chat",
     "chat.intro": "Chat with a small model. A persona adapter changes its style, not its knowledge.",
     "chat.persona": "Persona",
@@ -46,6 +128,13 @@ EN = {
     "chat.cut": "✂️ Cut here: the reply reached its length limit.",
     "chat.wait_for_reply": "Wait for the reply to finish (or press Stop); your message stays in the box.",
     "chat.no_reply": "(no reply: the model only produced blank space)",
+    "chat.blend": "Blend two personas",
+    "chat.blend_info": "the reply mixes the persona above with a second one",
+    "chat.persona_b": "Second persona",
+    "chat.blend_weight": "Blend",
+    "chat.blend_weight_info": "← more like the first persona · more like the second →",
+    "chat.blend_mix": "Replies from **{first_share}%** {first} + **{second_share}%** {second}: each persona's LoRA "
+                      "update, weighted (the base model itself is unchanged).",
     "train.tab": "Train",
     "train.intro": "Teach a model with your own examples. Upload a CSV/JSONL file (or pick a bundled one), check it, "
                    "choose settings and start. Columns — sentiment: text, label · translation: source, target · "

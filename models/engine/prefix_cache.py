@@ -3,9 +3,10 @@
 Prompts in a class repeat their beginnings: every request to the bare base starts with the same
 worked examples, every chat with the model's system prompt, and the next turn of a conversation
 with the whole previous turn. A key or value at one position depends only on the tokens up to it
-(and on the adapter, which changes the projections), so a new prompt that shares its first N tokens
-with a remembered one, under the same adapter, copies their N keys and values and is prefilled
-from token N on (vLLM calls this automatic prefix caching). What is remembered: each prompt once
+(and on the adapter, which changes the projections; a blend of two adapters at one weight counts
+as an adapter of its own), so a new prompt that shares its first N tokens with a remembered one,
+under the same adapter, copies their N keys and values and is prefilled from token N on (vLLM
+calls this automatic prefix caching). What is remembered: each prompt once
 it is read, and each finished sequence with its reply (a conversation's next turn). Memory is
 bounded by `max_tokens`; the least recently used entries go first.
 """
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from models.engine.scheduler import Sequence
+from models.mixed_lora import Blend
 
 
 @dataclass
@@ -32,7 +34,7 @@ class PrefixCache:
 
     def __init__(self, max_tokens: int = 2048):
         self.max_tokens = max_tokens
-        self._entries: OrderedDict[tuple[str | None, tuple[int, ...]], _Entry] = OrderedDict()
+        self._entries: OrderedDict[tuple[str | Blend | None, tuple[int, ...]], _Entry] = OrderedDict()
         self._size = 0
         self.hits = self.reused_tokens = 0  # for tests and benchmarks
 
@@ -79,11 +81,12 @@ class PrefixCache:
         self._size = 0
 
     def forget(self, adapter: str) -> None:
-        """Drop an adapter's entries (it was deleted or replaced)."""
-        for key in [key for key in self._entries if key[0] == adapter]:
+        """Drop an adapter's entries, and those of the blends it is part of (it was deleted or replaced)."""
+        for key in [key for key in self._entries
+                    if key[0] == adapter or isinstance(key[0], Blend) and key[0].uses(adapter)]:
             self._drop(key)
 
-    def _drop(self, key: tuple[str | None, tuple[int, ...]]) -> None:
+    def _drop(self, key: tuple[str | Blend | None, tuple[int, ...]]) -> None:
         self._size -= len(self._entries.pop(key).tokens)
 
 

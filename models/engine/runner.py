@@ -2,10 +2,10 @@
 
 Each chunk's tokens sit in the packed row at their own positions; `RaggedCache` keeps each
 sequence's keys and values apart, and `TokenRoutes` sends each adapter's span of tokens through
-that adapter (the engine orders the chunks by adapter). Logits are computed only at the positions
-that choose a token. The choice is greedy after transformers' own repetition penalty, and a
-sequence ends on a stop token, its stopping criterion (e.g. the end of the line) or its length
-cap: what `generate` does for one sequence, per sequence.
+that adapter, or through a blend of two (the engine orders the chunks by adapter). Logits are
+computed only at the positions that choose a token. The choice is greedy after transformers' own
+repetition penalty, and a sequence ends on a stop token, its stopping criterion (e.g. the end of
+the line) or its length cap: what `generate` does for one sequence, per sequence.
 """
 
 from __future__ import annotations

@@ -14,9 +14,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import count
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from models.engine.attention import FIRST_CAPACITY, SequenceKV
+
+if TYPE_CHECKING:
+    from models.mixed_lora import Blend
 
 _IDS = count()
 
@@ -26,7 +29,7 @@ class GenerationRequest:
     """What a caller wants generated: greedy decoding of `prompt` (token ids) with these settings."""
 
     prompt: tuple[int, ...]
-    adapter: str | None = None  # the name of an adapter loaded in the model; None: the bare base
+    adapter: str | Blend | None = None  # an adapter loaded in the model, or a blend of two; None: the bare base
     max_new_tokens: int = 200
     stop_ids: frozenset[int] = frozenset()  # tokens that end the sequence (they are kept in the output)
     stopping: Any = None  # a transformers StoppingCriteria(List), called on the sequence's ids
@@ -132,7 +135,7 @@ class Scheduler:
 
     def plan(self) -> list[Chunk]:
         """The next step: one token for every decoding sequence, and prompt chunks within the budget,
-        oldest first. Ordered by adapter, so that each adapter's tokens are one span."""
+        oldest first. Ordered by adapter (a blend by its text), so that each adapter's tokens are one span."""
         decoding = [s for s in self.active if s.prefilled]
         chunks = [Chunk(s, (s.generated[-1],), True) for s in decoding]
         budget = self.prefill_budget if decoding else self.idle_prefill_budget
@@ -143,4 +146,4 @@ class Scheduler:
             tokens = sequence.request.prompt[sequence.fed: sequence.fed + take]
             chunks.append(Chunk(sequence, tokens, sequence.fed + take == len(sequence.request.prompt)))
             budget -= take
-        return sorted(chunks, key=lambda chunk: chunk.sequence.request.adapter or "")
+        return sorted(chunks, key=lambda chunk: str(chunk.sequence.request.adapter or ""))
