@@ -30,6 +30,7 @@ from models.tasks import task_names
 METADATA_FILE = "playground.json"
 CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_model.safetensors"
+ZIPPED_FILES = (CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE, "README.md")  # a download's (and a Hub push's) files
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "assets" / "adapters"
 DEFAULT_WORKSPACE = "default"
 MAX_RANK = 256
@@ -317,7 +318,7 @@ def delete_adapter(info: AdapterInfo) -> None:
 def export_zip(info: AdapterInfo, destination_dir: Path) -> Path:
     archive = destination_dir / f"{info.name}.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
-        for name in (CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE, "README.md"):
+        for name in ZIPPED_FILES:
             if (info.path / name).is_file():
                 zipped.write(info.path / name, name)
     return archive

@@ -68,6 +68,15 @@ EN = {
     "inference.blend_bases": "Personas '{first}' and '{second}' were trained on different base models "
                              "({first_base} and {second_base}); only adapters of the same base can be blended.",
     "explain.needs_adapter": "Pick an adapter: what changed is measured against the base model.",
+    # taking an adapter home (models/export.py)
+    "export.cannot_merge": "Adapter '{name}' cannot be merged into its base model ({reason}); "
+                           "download the adapter's own .zip instead.",
+    "export.needs_repo_and_token": "Give a Hub repository (like 'your-name/my-adapter') and an access token "
+                                   "with write permission.",
+    "export.offline": "This machine has no connection to the Hugging Face Hub, so nothing can be pushed from "
+                      "here. The .zip downloads work offline: download one and upload it from a computer that is "
+                      "online.",
+    "export.hub_refused": "The Hugging Face Hub refused the push: {reason}",
 }
 
 VI = {
@@ -130,6 +139,13 @@ VI = {
     "inference.blend_bases": "Nhân vật '{first}' và '{second}' được huấn luyện trên hai mô hình gốc khác nhau "
                              "({first_base} và {second_base}); chỉ trộn được các adapter của cùng một mô hình gốc.",
     "explain.needs_adapter": "Hãy chọn một adapter: phần thay đổi được đo so với mô hình gốc.",
+    "export.cannot_merge": "Không gộp được adapter '{name}' vào mô hình gốc của nó ({reason}); "
+                           "hãy tải về tệp .zip của chính adapter.",
+    "export.needs_repo_and_token": "Hãy nhập một kho trên Hub (ví dụ 'ten-ban/adapter-cua-toi') và một access "
+                                   "token có quyền ghi.",
+    "export.offline": "Máy này không kết nối được tới Hugging Face Hub, nên không thể đẩy lên từ đây. Các nút tải "
+                      "về .zip vẫn dùng được khi ngoại tuyến: hãy tải tệp về rồi đưa lên Hub từ một máy có mạng.",
+    "export.hub_refused": "Hugging Face Hub từ chối yêu cầu đẩy lên: {reason}",
 }
 
 add_catalogue({"en": EN, "vi": VI})

@@ -1,13 +1,15 @@
 """Browser test of the Adapters tab: the library and a shipped adapter's model card, readable in English
 and in Vietnamese, and the default adapter marked as in the task tabs' pickers (screenshots
-adapters-en and adapters-vi in test-artifacts/)."""
+adapters-en and adapters-vi in test-artifacts/); a merged model offered for download and a Hub push that
+says plainly it cannot connect (export-en, export-vi)."""
 
 from __future__ import annotations
 
 import pytest
 from playwright.sync_api import expect
 
-from e2e_support import cells, choose, open_tab, screenshot, set_language, workspace
+from e2e_support import add_adapter, cells, choose, open_tab, screenshot, set_language, textbox, workspace
+from models.messages import say
 from models.registry import DEFAULT_BASE
 from models.tasks import get_task
 from ui.i18n import text
@@ -48,3 +50,23 @@ def test_adapters_tab_shows_a_readable_card_in_both_languages(page, monkeypatch)
     expect(cells(page, "adapters-table", text("vi", "adapters.shipped"))).to_have_count(6)
     expect(page.locator("#adapters-table").get_by_text(text("vi", "adapters.col.set"))).not_to_have_count(0)
     screenshot(page, "adapters-vi")
+
+
+def test_a_merged_model_is_offered_and_an_offline_push_says_so(page):
+    option = add_adapter(page, "tiny-llama", "translation", "e2e-take-home")
+    open_tab(page, "translate")
+    open_tab(page, "adapters")  # opening the tab lists the new adapter
+    choose(page, "adapters-selected", option)
+    push = page.locator("#adapters-hub-push")
+    for language in ("en", "vi"):
+        set_language(page, language)
+        page.locator("#adapters-merged").click()
+        expect(page.locator("#adapters-merged-file a[href$='/e2e-take-home-merged.zip']")).to_be_visible()
+        if not push.is_visible():
+            page.locator("#adapters-hub").get_by_text(text(language, "adapters.hub")).click()
+        textbox(page, "adapters-hub-repo").fill("someone/take-home")
+        page.locator("#adapters-hub-token input").fill("hf_token")
+        expect(push).to_have_text(text(language, "adapters.push_offline"))
+        push.click()
+        expect(page.locator("#adapters-message")).to_contain_text(say("export.offline").text(language)[:40])
+        screenshot(page, f"export-{language}")

@@ -1,6 +1,7 @@
 """Adapters tab: the library (shipped adapters and this browser's own) and each one's model card, in
 the page's language, from its stored metadata (`finetune.card`: the same numbers as the README's
-results table and the adapter's own README.md); upload a zip, download one, delete your own."""
+results table and the adapter's own README.md); upload a zip, download one (or the base with it merged
+in, `models.export`), push one to the Hugging Face Hub, delete your own."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ import pandas as pd
 
 from finetune.card import headline, render_card, set_label
 from finetune.measurements import measurements, persona_results
+from huggingface_hub import is_offline_mode
+
 from models.adapters import AdapterError, AdapterInfo, delete_adapter, import_zip
+from models.export import merged_model_zip, push_to_hub
 from models.inference import detach
 from models.messages import error_text, say
-from ui.common import (BASE_CHOICE, LIGHT_EVENT, UI_EVENT, Context, adapter_label, adapter_zip, library,
-                       require_workspace)
+from ui.common import (BASE_CHOICE, LIGHT_EVENT, UI_EVENT, USER_ERRORS, Context, adapter_label, adapter_zip,
+                       library, require_workspace)
 from ui.i18n import text
 
 COLUMNS = ("name", "task", "result", "set", "source", "base", "rank")  # what people compare first
@@ -60,6 +64,17 @@ def build(ctx: Context) -> gr.Tab:
                 selected = loc(gr.Dropdown([], value=None, elem_id="adapters-selected"), label="adapters.select")
                 download = loc(gr.DownloadButton(interactive=False, elem_id="adapters-download"),
                                label="adapters.download")
+                merge = loc(gr.Button(interactive=False, elem_id="adapters-merged"), value="adapters.merged")
+                merged_file = loc(gr.File(visible=False, interactive=False, elem_id="adapters-merged-file"),
+                                  label="adapters.merged_file")
+                with loc(gr.Accordion(open=False, elem_id="adapters-hub"), label="adapters.hub"):
+                    repo = loc(gr.Textbox(elem_id="adapters-hub-repo"), label="adapters.hub_repo",
+                               placeholder="adapters.hub_repo_example")
+                    token = loc(gr.Textbox(type="password", elem_id="adapters-hub-token"), label="adapters.hub_token")
+                    push_merged = loc(gr.Checkbox(False, elem_id="adapters-hub-merged"), label="adapters.hub_merged")
+                    # Offline the button says so before anyone types a token; a click explains the zip route.
+                    push = loc(gr.Button(interactive=False, elem_id="adapters-hub-push"),
+                               value="adapters.push_offline" if is_offline_mode() else "adapters.push")
                 delete = loc(gr.Button(variant="stop", interactive=False, elem_id="adapters-delete"),
                              value="adapters.delete")
                 upload = loc(gr.File(file_types=[".zip"], type="filepath", elem_id="adapters-upload"),
@@ -79,9 +94,29 @@ def build(ctx: Context) -> gr.Tab:
     def show(name: str | None, workspace: str | None, language: str):
         info = library(None, workspace).get(name or "")
         if info is None:
-            return "", gr.update(value=None, interactive=False), gr.update(interactive=False)
+            off = gr.update(interactive=False)
+            return "", gr.update(value=None, interactive=False), off, off, off
         return (model_card(info, language), gr.update(value=adapter_zip(info), interactive=True),
-                gr.update(interactive=not info.shipped))
+                gr.update(interactive=not info.shipped), gr.update(interactive=True), gr.update(interactive=True))
+
+    def merged(name: str | None, workspace: str | None, language: str):
+        """The merged model to download: built on this click (once per adapter version), not on selecting."""
+        info = library(None, workspace).get(name or "")
+        if info is None:
+            return gr.skip(), gr.skip()
+        try:
+            return "", gr.update(value=str(merged_model_zip(info)), visible=True)
+        except USER_ERRORS as error:
+            return f"❌ {error_text(error, language)}", gr.update(value=None, visible=False)
+
+    def pushed(name: str | None, repo_id: str, hub_token: str, whole: bool, workspace: str | None, language: str):
+        info = library(None, workspace).get(name or "")
+        if info is None:
+            return ""
+        try:
+            return text(language, "adapters.pushed", url=push_to_hub(info, repo_id or "", hub_token or "", whole))
+        except USER_ERRORS as error:
+            return f"❌ {error_text(error, language)}"
 
     def remove(name: str | None, workspace: str | None, language: str):
         info = library(None, require_workspace(workspace)).get(name or "")
@@ -110,10 +145,13 @@ def build(ctx: Context) -> gr.Tab:
                 gr.update(choices=selector_choices(library(None, workspace)), value=info.name))
 
     listing = [workspace_note, table, selected]
-    details = [card, download, delete]
+    details = [card, download, delete, merge, push]
     gr.on([tab.select, ctx.workspace.change, ctx.language.change], refresh,
           [ctx.workspace, selected, ctx.language], listing, **LIGHT_EVENT)
     gr.on([selected.change, ctx.language.change], show, [selected, ctx.workspace, ctx.language], details, **UI_EVENT)
+    selected.change(lambda: gr.update(value=None, visible=False), None, merged_file, **LIGHT_EVENT)  # another's
+    merge.click(merged, [selected, ctx.workspace, ctx.language], [message, merged_file], **UI_EVENT)
+    push.click(pushed, [selected, repo, token, push_merged, ctx.workspace, ctx.language], message, **UI_EVENT)
     delete.click(remove, [selected, ctx.workspace, ctx.language], message, **UI_EVENT).then(
         refresh, [ctx.workspace, selected, ctx.language], listing, **LIGHT_EVENT)
     upload.upload(add, [upload, ctx.workspace, ctx.language], [message, selected], **UI_EVENT).then(

@@ -12,6 +12,7 @@
     client.predict("translation", "Good morning", "translation-en-es", api_name="/explain")  # each token's change
     client.predict("translation", handle_file("test.csv"), ["base", "translation-en-es"], api_name="/evaluate")
     # {"base": {"bleu": ..., "chrf": ..., "examples": 100}, "translation-en-es": {...}}
+    client.predict("translation-en-es", api_name="/export")  # the base with the adapter merged in: a local .zip path
 
 `adapter` / `persona` is an adapter name or "base"; `workspace` (shown in the Adapters tab) makes
 a browser's own adapters usable too, and gives the requests of one browser (or one client, without
@@ -33,9 +34,11 @@ from finetune.jobs import Job, JobQueue
 from finetune.served_eval import evaluate_served
 from models import inference
 from models.explain import explain as explain_change
+from models.export import merged_model_zip
+from models.messages import say
 from models.tasks import TASKS, TaskSpec, UnknownTaskError, get_task
 from ui.chat import plain_messages
-from ui.common import BASE_CHOICE, USER_ERRORS, Settings, adapter_argument
+from ui.common import BASE_CHOICE, USER_ERRORS, Settings, adapter_argument, library
 from ui.evaluate import evaluated_tasks, evaluation_records
 
 
@@ -150,6 +153,18 @@ def explain(task: str, text: str, adapter: str, output: str = "", history: list[
         raise gr.Error(str(error)) from None
 
 
+def export(adapter: str, workspace: str = "") -> FileData:
+    """The base model with `adapter` merged in, as a zip of a folder that transformers' `from_pretrained`
+    loads (safetensors, tokenizer, model card); built once per version of the adapter."""
+    info = library(None, workspace).get(adapter) if isinstance(adapter, str) else None
+    if info is None:  # names of this workspace's library only: a free-form value could name any folder
+        raise gr.Error(say("adapter.not_found", name=adapter).text())
+    try:
+        return FileData(path=str(merged_model_zip(info)))
+    except USER_ERRORS as error:
+        raise gr.Error(str(error)) from None
+
+
 def job_status(job: Job | None) -> dict[str, Any]:
     """A job as JSON: state, place in line, progress, and the metrics once it is done."""
     if job is None:
@@ -185,7 +200,7 @@ def evaluation_endpoint(settings: Settings) -> Callable[..., dict[str, dict[str,
 
 def register(jobs: JobQueue, settings: Settings) -> None:
     """Add the endpoints to the Blocks being built: one per task (`models.tasks`), the jobs' status, the
-    blended chat, evaluation on a file and what an adapter changed."""
+    blended chat, evaluation on a file, what an adapter changed and the merged model to take home."""
     for spec in TASKS.values():  # unlimited here: the engines keep their own line (ui.common.MODEL_EVENT)
         gr.api(endpoint(spec), api_name=spec.endpoint, concurrency_limit=None)
 
@@ -198,3 +213,4 @@ def register(jobs: JobQueue, settings: Settings) -> None:
     gr.api(blend_chat, api_name="blend_chat", concurrency_limit=None)
     gr.api(evaluation_endpoint(settings), api_name="evaluate", concurrency_limit=None)
     gr.api(explain, api_name="explain", concurrency_limit=None)
+    gr.api(export, api_name="export", concurrency_limit=1)  # a build holds a whole fp32 copy of a base

@@ -15,6 +15,7 @@ import gradio as gr
 from finetune.data import DataLimits
 from finetune.jobs import JobQueue
 from models.adapters import WEIGHTS_FILE, AdapterError, AdapterInfo, export_zip, list_adapters, read_adapter
+from models.export import ExportError
 from models.inference import InputError
 from models.registry import DEFAULT_BASE, ModelUnavailableError, cache_dir
 from models.tasks import get_task
@@ -22,7 +23,7 @@ from ui.i18n import DEFAULT_LANGUAGE, LANGUAGES, text
 from ui.page import LANGUAGE_PARAMETER
 
 # Errors caused by what the user sent or picked: shown as a message, never as a crash.
-USER_ERRORS = (AdapterError, ModelUnavailableError, InputError)
+USER_ERRORS = (AdapterError, ModelUnavailableError, InputError, ExportError)
 
 BASE_CHOICE = "base"  # the picker value meaning "no adapter"
 DEMO_ENV = "LORA_PLAYGROUND_DEMO"
