@@ -70,3 +70,18 @@ def test_a_merged_model_is_offered_and_an_offline_push_says_so(page):
         push.click()
         expect(page.locator("#adapters-message")).to_contain_text(say("export.offline").text(language)[:40])
         screenshot(page, f"export-{language}")
+
+
+def test_inside_an_adapter_shows_where_it_changed_the_model(page):
+    """The shipped translation adapter: the summary names its rank and largest change, both plots are drawn."""
+    workspace(page)  # the page has started: its workspace's arrival lists the library again
+    choose(page, "adapters-selected", "translation-en-es")  # not ◆ here: the app serves tiny bases
+    for language in ("en", "vi"):
+        set_language(page, language)
+        page.locator("#adapters-delta").get_by_text(text(language, "delta.title")).click()
+        summary = page.locator("#adapters-delta-summary")
+        expect(summary).to_contain_text("16", timeout=30_000)  # the shipped adapter's rank
+        for plot in ("#adapters-delta-where", "#adapters-delta-rank"):
+            expect(page.locator(plot)).to_contain_text(text(language, "delta.kind"))
+        screenshot(page, f"delta-{language}")
+        page.locator("#adapters-delta").get_by_text(text(language, "delta.title")).click()  # closed again

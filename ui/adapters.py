@@ -21,6 +21,7 @@ from models.inference import detach
 from models.messages import error_text, say
 from ui.common import (BASE_CHOICE, LIGHT_EVENT, UI_EVENT, USER_ERRORS, Context, adapter_label, adapter_zip,
                        library, require_workspace)
+from ui.delta_view import build_view, view_updates
 from ui.i18n import text
 
 COLUMNS = ("name", "task", "result", "set", "source", "base", "rank")  # what people compare first
@@ -82,6 +83,7 @@ def build(ctx: Context) -> gr.Tab:
                 message = gr.Markdown(elem_id="adapters-message")
             with gr.Column(scale=2):
                 card = gr.Markdown(elem_id="adapters-card")
+                inside = build_view(loc)
 
     def refresh(workspace: str | None, current: str | None, language: str):
         if not workspace:  # the page is still starting; the workspace's arrival lists everything
@@ -149,6 +151,9 @@ def build(ctx: Context) -> gr.Tab:
     gr.on([tab.select, ctx.workspace.change, ctx.language.change], refresh,
           [ctx.workspace, selected, ctx.language], listing, **LIGHT_EVENT)
     gr.on([selected.change, ctx.language.change], show, [selected, ctx.workspace, ctx.language], details, **UI_EVENT)
+    gr.on([selected.change, ctx.language.change],
+          lambda name, workspace, language: view_updates(library(None, workspace).get(name or ""), language),
+          [selected, ctx.workspace, ctx.language], inside.outputs, **UI_EVENT)
     selected.change(lambda: gr.update(value=None, visible=False), None, merged_file, **LIGHT_EVENT)  # another's
     merge.click(merged, [selected, ctx.workspace, ctx.language], [message, merged_file], **UI_EVENT)
     push.click(pushed, [selected, repo, token, push_merged, ctx.workspace, ctx.language], message, **UI_EVENT)

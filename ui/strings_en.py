@@ -49,6 +49,22 @@ EN = {
                                 "Raised most by the adapter (base → adapter): {most}.",
     "explain.summary_classify": "The adapter answers **{label}** ({adapter}); the base model gives {label} {base}. "
                                 "Words that moved the adapter most (effect on the adapter / on the base): {words}.",
+    "delta.title": "🔬 Inside the adapter: what changed in the model",
+    "delta.intro": "Each adapted layer adds ΔW = B·A to a weight matrix of the base model. The first chart shows "
+                   "where: the size (Frobenius norm) of ΔW in every layer. The second shows how much of the rank is "
+                   "used: the share of ΔW's energy held by its first 1, 2, … r directions (its singular values), "
+                   "averaged over the layers of each kind. A curve that reaches 100% after two directions means a "
+                   "smaller rank would have done.",
+    "delta.summary": "{modules} adapted weight matrices, rank {rank}: on average **{used}** of {rank} directions "
+                     "hold {percent}% of a layer's change. The largest change: `{largest}` (‖ΔW‖ = {norm}).",
+    "delta.none": "This adapter has no LoRA matrices to look inside.",
+    "delta.where": "Where the adapter changed the model: ‖ΔW‖ per layer",
+    "delta.rank": "How much of the rank is used: share of ΔW in the first k directions",
+    "delta.layer": "layer",
+    "delta.norm": "‖ΔW‖",
+    "delta.kind": "weight",
+    "delta.directions": "directions (k)",
+    "delta.share": "share of the change",
     "translate.tab": "Translate",
     "translate.intro": "English → Spanish. The shipped adapter learned from Debian's software translations.",
     "translate.input": "English text",

@@ -48,6 +48,22 @@ VI = {
                                 "lên. Những token adapter làm tăng xác suất nhiều nhất (mô hình gốc → adapter): {most}.",
     "explain.summary_classify": "Adapter trả lời **{label}** ({adapter}); mô hình gốc cho {label} {base}. Những từ "
                                 "tác động đến adapter nhiều nhất (tác động lên adapter / lên mô hình gốc): {words}.",
+    "delta.title": "🔬 Bên trong adapter: mô hình đã thay đổi ở đâu",
+    "delta.intro": "Mỗi lớp được điều chỉnh cộng thêm ΔW = B·A vào một ma trận trọng số của mô hình gốc. Biểu đồ thứ "
+                   "nhất cho biết thay đổi ở đâu: độ lớn (chuẩn Frobenius) của ΔW ở từng lớp. Biểu đồ thứ hai cho "
+                   "biết hạng (rank) được dùng đến đâu: phần năng lượng của ΔW nằm trong 1, 2, … r hướng đầu tiên "
+                   "(các giá trị kỳ dị), lấy trung bình theo từng loại lớp. Đường cong đạt 100% chỉ sau hai hướng "
+                   "nghĩa là một hạng nhỏ hơn cũng đủ.",
+    "delta.summary": "{modules} ma trận trọng số được điều chỉnh, hạng {rank}: trung bình **{used}** trên {rank} "
+                     "hướng chứa {percent}% thay đổi của một lớp. Thay đổi lớn nhất: `{largest}` (‖ΔW‖ = {norm}).",
+    "delta.none": "Adapter này không có ma trận LoRA nào để xem bên trong.",
+    "delta.where": "Adapter đã thay đổi mô hình ở đâu: ‖ΔW‖ theo từng lớp",
+    "delta.rank": "Hạng được dùng đến đâu: phần thay đổi nằm trong k hướng đầu tiên",
+    "delta.layer": "lớp",
+    "delta.norm": "‖ΔW‖",
+    "delta.kind": "trọng số",
+    "delta.directions": "số hướng (k)",
+    "delta.share": "phần thay đổi",
     "translate.tab": "Dịch",
     "translate.intro": "Tiếng Anh → tiếng Tây Ban Nha. Adapter đi kèm học từ bản dịch phần mềm của Debian.",
     "translate.input": "Văn bản tiếng Anh",
