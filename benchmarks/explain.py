@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from benchmarks.common import Row, like_a_server, median, release_memory, shipped_adapter, timings
 from models import inference
-from models.explain import explain
-from models.inference import ChatTurn, chat_streams, final_texts, generation_streams
+from models.explain import adapter_answer, explain
 
 NAME = "explain"
 TITLE = "What changed (/explain) on this CPU"
@@ -25,20 +24,14 @@ REVIEW = ("A slow start and a few clumsy jokes, but the last hour is gripping, t
           "stays with you long after the credits roll.")
 
 
-def _whole_answer(task: str, adapter: str) -> str:
-    if task == "chat":
-        return final_texts(chat_streams([ChatTurn(QUESTION, None, adapter)]))[0]
-    return final_texts(generation_streams(task, [(SENTENCE, adapter)]))[0]
-
-
 def _generation_case(task: str, adapter_name: str, repeats: int) -> Row:
     """Explain the first ANSWER_TOKENS tokens of the adapter's answer (as the explanation counts them)."""
     adapter = str(shipped_adapter(adapter_name))
     text_in = QUESTION if task == "chat" else SENTENCE
-    whole = explain(task, text_in, adapter, _whole_answer(task, adapter)).tokens
+    whole = explain(task, text_in, adapter, adapter_answer(task, text_in, adapter)).tokens
     output = "".join(token.token for token in whole[:ANSWER_TOKENS]).strip()
     explaining = median(timings(lambda: explain(task, text_in, adapter, output), repeats))
-    writing = median(timings(lambda: _whole_answer(task, adapter), repeats))
+    writing = median(timings(lambda: adapter_answer(task, text_in, adapter), repeats))
     tokens = len(explain(task, text_in, adapter, output).tokens)
     return Row(NAME, f"{task}: explain a {tokens}-token answer ({adapter_name})", explaining, "s", writing,
                note=f"baseline: writing the adapter's whole answer ({len(whole)} tokens, greedy, engine)")

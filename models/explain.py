@@ -22,9 +22,11 @@ from typing import Any
 
 import torch
 
-from models.generation import chat_prompt_messages, class_probabilities, clip_text, padding_side, text_budget
+from models.generation import (chat_prompt_messages, chat_request, class_probabilities, clip_text, padding_side,
+                               text_budget, text_request)
 from models.inference import (ChatTurn, InputError, Target, chat_streams, check_history, final_texts,
                               generation_streams, require_text, resolve_target)
+from models.loading import LoadedBase
 from models.mixed_lora import BASE, per_row_adapters
 from models.tasks import TaskSpec, get_task
 
@@ -96,13 +98,15 @@ def explain(task: str, text: str, adapter: str | None, output: str | None = None
         return _explain_classification(spec, text, target)
     history = check_history(history)
     if not (output or "").strip():
-        output = _answer(spec, text, adapter, history, workspace, owner)
+        output = adapter_answer(spec.name, text, adapter, history, workspace, owner)
     return GenerationExplanation(task, target.info.name if target.info else None, output,
                                  _token_changes(spec, text, output, history, target))
 
 
-def _answer(spec: TaskSpec, text: str, adapter: str, history: list[dict[str, Any]], workspace: str | None,
-            owner: str | None) -> str:
+def adapter_answer(task: str, text: str, adapter: str, history: list[dict[str, Any]] | None = None,
+                   workspace: str | None = None, owner: str | None = None) -> str:
+    """The adapter's whole answer to `text` (a chat message after `history`), as the app serves it."""
+    spec = get_task(task)
     if spec.kind == "chat":
         streams = chat_streams([ChatTurn(text, history, adapter)], workspace=workspace, owner=owner, task=spec.name)
     else:
@@ -110,15 +114,19 @@ def _answer(spec: TaskSpec, text: str, adapter: str, history: list[dict[str, Any
     return final_texts(streams)[0]
 
 
-def _prompt_ids(spec: TaskSpec, tokenizer: Any, text: str, history: list[dict[str, Any]], limit: int,
-                architecture: str, bare: bool) -> list[int]:
-    """The prompt a side is served with, as token ids (see `models.generation`'s requests)."""
+def _prompt_ids(spec: TaskSpec, loaded: LoadedBase, text: str, history: list[dict[str, Any]],
+                bare: bool) -> list[int]:
+    """The prompt a side is served with, built by the serving's own requests (`models.generation`); a
+    seq2seq encoder's input as `generate_texts` builds it."""
+    model, tokenizer, limit = loaded.model, loaded.tokenizer, loaded.spec.max_input_tokens
     if spec.kind == "chat":
         messages = chat_prompt_messages(tokenizer, text, history, None, limit)
-        return list(tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"])
-    text = clip_text(tokenizer, text, text_budget(tokenizer, architecture, spec.name, limit))
-    prompt = spec.generation_prompt(text, architecture, few_shot=bare and architecture == "causal")
-    return tokenizer(prompt, truncation=True, max_length=limit)["input_ids"]
+        return list(chat_request(model, tokenizer, messages, None, limit, task=spec.name).prompt)
+    if loaded.spec.architecture == "causal":
+        return list(text_request(model, tokenizer, spec.name, text, None, limit, few_shot=bare).prompt)
+    text = clip_text(tokenizer, text, text_budget(tokenizer, "seq2seq", spec.name, limit))
+    return tokenizer(spec.generation_prompt(text, "seq2seq", few_shot=False), truncation=True,
+                     max_length=limit)["input_ids"]
 
 
 def _output_ids(spec: TaskSpec, tokenizer: Any, output: str, architecture: str) -> list[int]:
@@ -132,11 +140,11 @@ def _output_ids(spec: TaskSpec, tokenizer: Any, output: str, architecture: str) 
 def _token_changes(spec: TaskSpec, text: str, output: str, history: list[dict[str, Any]],
                    target: Target) -> list[TokenChange]:
     loaded = target.loaded
-    tokenizer, architecture, limit = loaded.tokenizer, loaded.spec.architecture, loaded.spec.max_input_tokens
+    tokenizer, architecture = loaded.tokenizer, loaded.spec.architecture
     answer = _output_ids(spec, tokenizer, output, architecture)
     if not answer:
         return []
-    prompts = [_prompt_ids(spec, tokenizer, text, history, limit, architecture, bare) for bare in (True, False)]
+    prompts = [_prompt_ids(spec, loaded, text, history, bare) for bare in (True, False)]
     with loaded.lock, torch.inference_mode(), per_row_adapters(loaded.model, [BASE, target.key]):
         if architecture == "seq2seq":
             logits = _seq2seq_logits(loaded.model, tokenizer, prompts, answer)
