@@ -6,6 +6,8 @@ Environment:
                                  {"models": [{"key": ..., "hub_id": ..., "architecture": ..., "tasks": [...],
                                  "local_path": ...}], "defaults": {"<task>": "<model key>"}}
   LORA_PLAYGROUND_HOME           where converted models and everyone's adapters are kept
+  LORA_PLAYGROUND_CLASS=<code>   the class a browser is in until it joins another in the Class tab (keeps two
+                                 classes on one Space apart); default: one class for everybody
 
 Heavy imports happen inside the functions: training workers are spawned processes, and each one
 imports this file again (as `__mp_main__`) before it starts; it should not pay for gradio.
@@ -38,11 +40,11 @@ def launch_options() -> dict:
 
 
 def build_demo(settings: Settings | None = None, jobs: JobQueue | None = None) -> gr.Blocks:
-    """The whole app: a language switch, the eight tabs and the API endpoints."""
+    """The whole app: a language switch, the nine tabs and the API endpoints."""
     import gradio as gr
 
     from finetune.jobs import JobQueue
-    from ui import adapters, api, chat, evaluate, learn, sentiment, summarize, train, translate
+    from ui import adapters, api, chat, evaluate, gallery, learn, sentiment, summarize, train, translate
     from ui.common import (LIGHT_EVENT, Context, Localizer, Settings, browser_secret, language_radio, start_page,
                            workspace_state)
     from ui.i18n import DEFAULT_LANGUAGE
@@ -62,7 +64,7 @@ def build_demo(settings: Settings | None = None, jobs: JobQueue | None = None) -
             loc(gr.Markdown(elem_id="demo-banner"), value="app.demo")
         ctx = Context(settings, jobs, loc, workspace, language)
         with gr.Tabs():
-            for tab in (translate, sentiment, summarize, chat, evaluate, train, adapters, learn):
+            for tab in (translate, sentiment, summarize, chat, evaluate, train, adapters, gallery, learn):
                 tab.build(ctx)
         api.register(jobs, settings)
 

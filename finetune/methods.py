@@ -14,6 +14,7 @@ comparisons on its own; with five, one false "better" in twenty runs is to be ex
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +24,7 @@ from scipy.stats import binomtest
 
 from finetune.config import TrainConfig, make_config
 from finetune.data import load_examples
+from models.adapters import WEIGHTS_FILE
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN_FILE = ROOT / "assets" / "examples" / "sentiment_reviews.csv"
@@ -31,6 +33,7 @@ HELDOUT_ROWS = 200  # an interval of about ±6 points at 80% accuracy (20 rows: 
 STEPS = 30  # six passes over the 80 reviews at batch 16: a minute or two for all six methods on a laptop CPU
 CONFIDENCE = 0.95
 NOISE_P = 0.05  # a paired p-value at or above this: the two methods are within noise of each other
+BYTES_PER_PARAMETER = 4  # float32
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,17 @@ def method_config(method: Method, base: str, heldout_rows: int = HELDOUT_ROWS, s
 
 def label_of(config: TrainConfig) -> str:
     return f"lora-r{config.rank}" if config.method == "lora" else config.method
+
+
+def shared_bytes(model: Any, method: str, trainable: int) -> int:
+    """What you would store to share the result, the cost the course sets against accuracy: a LoRA adapter as
+    saved (its safetensors measured on disk: the frozen base is not in it), otherwise the changed weights in
+    float32 (the whole model, the top layers or the head)."""
+    if method != "lora":
+        return trainable * BYTES_PER_PARAMETER
+    with tempfile.TemporaryDirectory() as folder:
+        model.save_pretrained(folder, safe_serialization=True, save_embedding_layers=False)
+        return (Path(folder) / WEIGHTS_FILE).stat().st_size
 
 
 @lru_cache(maxsize=2)
@@ -121,15 +135,18 @@ def outcomes(metrics: dict[str, Any], heldout: list[dict[str, Any]]) -> list[boo
 
 
 def comparison_rows(results: dict[str, dict[str, Any]], heldout: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per finished method (label -> its job's metadata): parameters, seconds, accuracy before and
-    after with their intervals, and the paired p-value against the best method (None for the best itself)."""
+    """One row per finished method (label -> its job's metadata, with "size_bytes" added: `shared_bytes`):
+    parameters, size, seconds, the loss at each logged step ([[step, loss], ...]), accuracy before and after
+    with their intervals, and the paired p-value against the best method (None for the best itself)."""
     right = {label: outcomes(meta["metrics"]["adapter"], heldout) for label, meta in results.items()}
     best = max(right, key=lambda label: sum(right[label]), default=None)
     rows = []
     for label, meta in results.items():
         before = outcomes(meta["metrics"]["base"], heldout)
         rows.append({"method": label, "trainable_params": meta["trainable_params"],
-                     "total_params": meta["total_params"], "train_seconds": meta["train_seconds"],
+                     "total_params": meta["total_params"], "size_bytes": meta["size_bytes"],
+                     "train_seconds": meta["train_seconds"],
+                     "losses": [[step, round(loss, 4)] for step, loss in meta["loss_history"]],
                      **Score(sum(before), len(before)).row("accuracy_before"),
                      **Score(sum(right[label]), len(heldout)).row("accuracy_after"),
                      "p_vs_best": None if label == best else round(paired_p_value(right[best], right[label]), 4)})
@@ -158,9 +175,11 @@ def run_comparison(base: str, report: Callable[[str], None] = print) -> dict[str
     for method in METHODS:
         report(f"training {method.label}")
         recipe = LoRARecipe(method_config(method, base, len(heldout)), train, heldout)
-        results[method.label] = recipe.run()
+        meta = recipe.run()
+        results[method.label] = {**meta, "size_bytes": shared_bytes(recipe.model, method.method,
+                                                                    meta["trainable_params"])}
         report(f"{method.label}: accuracy {results[method.label]['metrics']['adapter']['accuracy']:.3f} "
-               f"in {results[method.label]['train_seconds']} s")
+               f"in {results[method.label]['train_seconds']} s, {results[method.label]['size_bytes']:,} bytes to share")
     note = {"command": f"python -m finetune compare-methods --base {base}", "machine": machine()["CPU"],
             "cores": len(os.sched_getaffinity(0)), "load_before": round(load, 2), "date": date.today().isoformat(),
             "base": base,

@@ -58,19 +58,21 @@ class Progress:
 
 
 def served_predictions(spec: TaskSpec, texts: list[str], adapter: str | None, workspace: str | None = None,
-                       owner: str | None = None, chunk_rows: int = CHUNK_ROWS) -> Iterator[list[str]]:
+                       owner: str | None = None, chunk_rows: int = CHUNK_ROWS,
+                       base: str | None = None) -> Iterator[list[str]]:
     """One model's answers to the texts, a chunk at a time. A chunk's rows are sent together so that they
-    share batches: classifications in threads (the micro-batcher joins them), generations in one call."""
+    share batches: classifications in threads (the micro-batcher joins them), generations in one call.
+    `base` names the bare base when `adapter` is None (default: the task's)."""
     for first in range(0, len(texts), chunk_rows):
         chunk = texts[first: first + chunk_rows]
         if spec.kind == "classify":
             with ThreadPoolExecutor(len(chunk)) as pool:
-                answers = list(pool.map(lambda text: inference.classify(spec.name, text, adapter,
+                answers = list(pool.map(lambda text: inference.classify(spec.name, text, adapter, base,
                                                                         workspace=workspace), chunk))
             yield [top_label(probabilities) for probabilities in answers]
         else:
             yield inference.final_texts(inference.generation_streams(
-                spec.name, [(text, adapter) for text in chunk], workspace=workspace, owner=owner))
+                spec.name, [(text, adapter) for text in chunk], base, workspace=workspace, owner=owner))
 
 
 def measured(spec: TaskSpec, adapter: str | None, records: list[dict[str, Any]],
@@ -93,7 +95,7 @@ def measured(spec: TaskSpec, adapter: str | None, records: list[dict[str, Any]],
 
 def evaluate_served(task: str, records: list[dict[str, Any]], adapters: list[str | None],
                     workspace: str | None = None, owner: str | None = None,
-                    chunk_rows: int = CHUNK_ROWS) -> Iterator[Progress]:
+                    chunk_rows: int = CHUNK_ROWS, base: str | None = None) -> Iterator[Progress]:
     """Measure each model (an adapter's name, None for the base) on the records, one after the other;
     a Progress after every chunk, the last one with every model's result. Closing the iterator stops
     it after the chunk in flight (its requests leave the engine's line)."""
@@ -105,7 +107,7 @@ def evaluate_served(task: str, records: list[dict[str, Any]], adapters: list[str
     total, results = len(records) * len(adapters), []
     for adapter in adapters:
         predictions: list[str] = []
-        for chunk in served_predictions(spec, texts, adapter, workspace, owner, chunk_rows):
+        for chunk in served_predictions(spec, texts, adapter, workspace, owner, chunk_rows, base):
             predictions += chunk
             yield Progress(len(results) * len(records) + len(predictions), total, results)
         results.append(measured(spec, adapter, records, predictions))

@@ -57,7 +57,8 @@ class AdapterInfo:
     labels: list[str] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     shipped: bool = False
-    workspace: str | None = None
+    workspace: str | None = None  # the workspace whose own adapter this is
+    published: bool = False  # in a class gallery (`models.gallery`): the class uses it, its owner alone removes it
 
     @property
     def rank(self) -> int | None:
@@ -84,7 +85,8 @@ def workspace_dir(workspace: str = DEFAULT_WORKSPACE) -> Path:
     return path
 
 
-def read_adapter(path: Path, shipped: bool = False, workspace: str | None = None) -> AdapterInfo:
+def read_adapter(path: Path, shipped: bool = False, workspace: str | None = None,
+                 published: bool = False) -> AdapterInfo:
     """Validate an adapter folder and read its metadata; raise AdapterError with the reason.
 
     Every request resolves its adapter, and a full check (two JSON files, the metadata's loss
@@ -110,7 +112,7 @@ def read_adapter(path: Path, shipped: bool = False, workspace: str | None = None
             if len(_VALIDATED) >= VALIDATED_KEPT:
                 _VALIDATED.pop(next(iter(_VALIDATED)))
             _VALIDATED[key] = cached
-    return replace(cached[1], name=path.name, path=path, shipped=shipped, workspace=workspace)
+    return replace(cached[1], name=path.name, path=path, shipped=shipped, workspace=workspace, published=published)
 
 
 VALIDATED_KEPT = 256
@@ -194,24 +196,35 @@ def _check_safetensors(path: Path) -> None:
         raise AdapterError("adapter.bad_safetensors", file=path.name, reason=error) from None
 
 
-def _library_roots(workspace: str | None) -> list[tuple[Path, bool, str | None]]:
-    """(folder, shipped, owner) of the shipped adapters, then of the workspace's own (an interrupted
-    save there put back first)."""
-    roots: list[tuple[Path, bool, str | None]] = [(SHIPPED_DIR, True, None)]
+def _library_roots(workspace: str | None) -> list[tuple[Path, str]]:
+    """(folder, whose) of the shipped adapters, then of the workspace's class gallery, then of the
+    workspace's own (an interrupted save there put back first)."""
+    roots: list[tuple[Path, str]] = [(SHIPPED_DIR, SHIPPED)]
     if workspace is not None:
-        roots.append((workspace_path(workspace), False, workspace))
+        from models.gallery import class_of, published_dir  # (it builds on this module)
+
+        roots.append((published_dir(class_of(workspace)), PUBLISHED))
+        roots.append((workspace_path(workspace), OWN))
         recover_interrupted_saves(roots[-1][0])
     return roots
 
 
+SHIPPED, PUBLISHED, OWN = "shipped", "published", "own"
+
+
+def _read_from(folder: Path, whose: str, workspace: str | None) -> AdapterInfo:
+    return read_adapter(folder, whose == SHIPPED, workspace if whose == OWN else None, whose == PUBLISHED)
+
+
 def list_adapters(task: str | None = None, workspace: str | None = DEFAULT_WORKSPACE) -> list[AdapterInfo]:
-    """Shipped adapters, then the workspace's own; broken folders are skipped (see `broken_adapters`)."""
+    """Shipped adapters, then those published to the workspace's class, then the workspace's own; broken
+    folders are skipped."""
     found = []
-    for root, shipped, owner in _library_roots(workspace):
+    for root, whose in _library_roots(workspace):
         for folder in sorted(root.glob("*")) if root.is_dir() else []:
             if folder.is_dir() and not folder.name.startswith("."):
                 try:
-                    info = read_adapter(folder, shipped, owner)
+                    info = _read_from(folder, whose, workspace)
                 except AdapterError:
                     continue
                 if task is None or info.task == task:
@@ -220,7 +233,8 @@ def list_adapters(task: str | None = None, workspace: str | None = DEFAULT_WORKS
 
 
 def find_adapter(name: str, workspace: str | None = DEFAULT_WORKSPACE) -> AdapterInfo:
-    """An adapter by name (the workspace's own first, then shipped) or, for the CLI, by folder path.
+    """An adapter by name (the workspace's own first, then its class's, then shipped) or, for the CLI, by
+    folder path.
 
     Names come first: a folder of the same name in the current directory must not stand in for a
     library adapter. (The app never passes paths: `ui.common.adapter_argument` admits only names.)"""
@@ -228,10 +242,10 @@ def find_adapter(name: str, workspace: str | None = DEFAULT_WORKSPACE) -> Adapte
     if not is_path and not name.startswith("."):
         # Only the folders of that name are read (every request names its adapter: reading the whole
         # library each time took 6 ms of Python, spreading a burst of requests past the batching window).
-        for root, shipped, owner in _library_roots(workspace)[::-1]:
+        for root, whose in _library_roots(workspace)[::-1]:
             if (root / name).is_dir():
                 try:
-                    return read_adapter(root / name, shipped, owner)
+                    return _read_from(root / name, whose, workspace)
                 except AdapterError:
                     continue  # a broken folder is skipped, as in the library listing
     if is_path or Path(name).is_dir():
@@ -312,6 +326,8 @@ def recover_interrupted_saves(folder: Path) -> None:
 def delete_adapter(info: AdapterInfo) -> None:
     if info.shipped:
         raise AdapterError("adapter.shipped", name=info.name)
+    if info.published:
+        raise AdapterError("adapter.published", name=info.name)
     shutil.rmtree(info.path)
 
 

@@ -30,6 +30,7 @@ EN = {
     "adapter.not_found": "No adapter named '{name}'.",
     "adapter.not_available": "No {task} adapter named '{name}' is available here.",
     "adapter.shipped": "'{name}' ships with the app and cannot be deleted.",
+    "adapter.published": "'{name}' is published to your class: only its owner can take it down, in the Class tab.",
     # uploads
     "adapter.not_a_zip": "The upload is not a zip file.",
     "adapter.zip_too_big": "The zip unpacks to more than {megabytes} MB.",
@@ -77,6 +78,17 @@ EN = {
                       "here. The .zip downloads work offline: download one and upload it from a computer that is "
                       "online.",
     "export.hub_refused": "The Hugging Face Hub refused the push: {reason}",
+    # the class gallery (models/gallery.py)
+    "gallery.class_code": "class code",
+    "gallery.not_yours": "'{name}' is not one of your own adapters: publish an adapter you trained or uploaded.",
+    "gallery.shipped_name": "'{name}' is the name of an adapter that ships with the app: choose another name.",
+    "gallery.taken": "Another student already published an adapter named '{name}' in this class: choose another "
+                     "name.",
+    "gallery.too_many": "You have published {limit} adapters in this class, the most allowed here: unpublish one "
+                        "first.",
+    "gallery.not_published": "No adapter named '{name}' is published in this class.",
+    "gallery.not_owner": "'{shown}' ({name}) was published by another student: only they can change or remove it.",
+    "gallery.not_teacher": "Another browser set this class's test set: only it can change the set.",
 }
 
 VI = {
@@ -103,6 +115,7 @@ VI = {
     "adapter.not_found": "Không có adapter nào tên '{name}'.",
     "adapter.not_available": "Ở đây không có adapter {task} nào tên '{name}'.",
     "adapter.shipped": "'{name}' đi kèm ứng dụng nên không xoá được.",
+    "adapter.published": "'{name}' được chia sẻ cho lớp của bạn: chỉ người chia sẻ mới gỡ được, trong thẻ Lớp học.",
     "adapter.not_a_zip": "Tệp tải lên không phải tệp zip.",
     "adapter.zip_too_big": "Tệp zip khi giải nén lớn hơn {megabytes} MB.",
     "adapter.outside": "{name} trỏ ra ngoài thư mục adapter.",
@@ -146,6 +159,16 @@ VI = {
     "export.offline": "Máy này không kết nối được tới Hugging Face Hub, nên không thể đẩy lên từ đây. Các nút tải "
                       "về .zip vẫn dùng được khi ngoại tuyến: hãy tải tệp về rồi đưa lên Hub từ một máy có mạng.",
     "export.hub_refused": "Hugging Face Hub từ chối yêu cầu đẩy lên: {reason}",
+    "gallery.class_code": "mã lớp",
+    "gallery.not_yours": "'{name}' không phải adapter của bạn: hãy chia sẻ một adapter bạn đã huấn luyện hoặc tải "
+                         "lên.",
+    "gallery.shipped_name": "'{name}' là tên một adapter đi kèm ứng dụng: hãy chọn tên khác.",
+    "gallery.taken": "Một bạn khác trong lớp đã chia sẻ một adapter tên '{name}': hãy chọn tên khác.",
+    "gallery.too_many": "Bạn đã chia sẻ {limit} adapter trong lớp này, mức tối đa ở đây: hãy gỡ bớt một adapter "
+                        "trước.",
+    "gallery.not_published": "Lớp này không có adapter nào tên '{name}' được chia sẻ.",
+    "gallery.not_owner": "'{shown}' ({name}) do một bạn khác chia sẻ: chỉ người đó mới sửa hoặc gỡ được.",
+    "gallery.not_teacher": "Một trình duyệt khác đã đặt bộ kiểm tra của lớp: chỉ trình duyệt đó mới đổi được.",
 }
 
 add_catalogue({"en": EN, "vi": VI})

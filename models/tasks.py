@@ -67,6 +67,11 @@ class TaskSpec:
         "help": "The shipped adapter the task's tab opens with, marked ◆ in every adapter picker (`ui.common`); "
                 "only while it is on the task's default base (a deployment that serves another base opens on "
                 "that base alone). '' for none."})
+    class_test_rows: int = field(default=0, metadata={
+        "help": "Rows of the bundled test split a class leaderboard scores every published adapter and its base "
+                "on, unless the teacher uploads a set (`finetune.leaderboard`): enough to tell adapters apart, few "
+                "enough to score thirty of them while the class works. 0: the task's published adapters are "
+                "listed, not scored (a chat persona has no right answer to compare)."})
 
     @property
     def input_column(self) -> str:
@@ -180,7 +185,7 @@ register_task(TaskSpec(
     presets={"quick": dict(epochs=4, learning_rate=2e-3, batch_size=16, rank=8, max_length=128),
              "balanced": dict(epochs=6, learning_rate=1e-3, batch_size=16, rank=8, max_length=128),
              "thorough": dict(epochs=10, learning_rate=5e-4, batch_size=16, rank=16, max_length=128)},
-    primary_metric="accuracy", default_adapter="sentiment-movies",
+    primary_metric="accuracy", default_adapter="sentiment-movies", class_test_rows=300,
     # Reviews from the test data that mix praise and blame, or say it with irony: the bare model's guess
     # leans the wrong way, the adapter's is right.
     examples=(Example("Well shot but badly written tale set in a future ravaged by dragons.", "negative"),
@@ -200,6 +205,7 @@ register_task(TaskSpec(
               {"source": "This program prints the list of files.",
                "target": "Este programa muestra la lista de archivos."}),
     max_new_tokens=160, length_follows_input=True, api_name="translate", default_adapter="translation-en-es",
+    class_test_rows=50,
     # Sentences from the test data (Debian's translators' Spanish as the reference) that the bare model
     # gets wrong, or leaves in English.
     examples=(Example("It can also be used to scan and print photos.",
@@ -224,7 +230,7 @@ register_task(TaskSpec(
               {"text": "A library for reading and writing spreadsheet files from Python programs. It supports "
                        "formulas, styles and charts, and can stream very large sheets.",
                "summary": "Python library for spreadsheet files"}),
-    max_new_tokens=48, api_name="summarize", default_adapter="summarization-debian",
+    max_new_tokens=48, api_name="summarize", default_adapter="summarization-debian", class_test_rows=30,
     # Package descriptions from the test data (their Debian one-line description as the reference): the
     # bare model copies the first sentence or makes things up, the adapter writes a Debian-style line.
     examples=(Example("Toga II is a computer game chess engine created by Thomas Gaksch. It has big chess "

@@ -26,7 +26,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 EXAMPLES = ROOT / "assets" / "examples"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run"]
-TABS = ("translate", "sentiment", "summarize", "chat", "evaluate", "train", "adapters", "learn")
+TABS = ("translate", "sentiment", "summarize", "chat", "evaluate", "train", "adapters", "gallery", "learn")
 ANSWER_MS = 60_000  # a tiny model answers in a second; the margin is for a busy machine
 JOB_MS = 240_000  # spawning a training worker imports torch afresh
 # Gradio's client closes its event stream on `beforeunload` (a reload, closing the page), which the

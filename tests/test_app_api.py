@@ -34,7 +34,7 @@ def jobs(app_client):
 def test_the_public_endpoints_have_stable_names(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     assert names == {"/translate", "/sentiment", "/summarize", "/chat", "/blend_chat", "/explain", "/evaluate",
-                     "/train_status", "/export"}
+                     "/train_status", "/export", "/publish", "/unpublish", "/gallery"}
 
 
 @pytest.mark.parametrize("api_name, run", [("/translate", inference.translate), ("/summarize", inference.summarize)])

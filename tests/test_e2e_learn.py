@@ -1,4 +1,5 @@
-"""Browser tests of the Learn tab: the stored comparison in English and Vietnamese, and the live one stopping.
+"""Browser tests of the Learn tab: the stored comparison (its table and loss curves) in English and Vietnamese,
+the live one stopping, and the look inside an adapter under them.
 
 The app runs on the tiny models (tiny-bert stands in for MiniLM), so the live comparison's numbers are
 noise; the stored results are the real MiniLM run of assets/learn_results.json."""
@@ -13,6 +14,8 @@ from playwright.sync_api import expect
 from e2e_support import cells, open_tab, screenshot, set_language, wait_until, workspace
 from finetune.methods import METHODS
 from ui import learn
+from ui.common import library
+from ui.delta_view import view_updates
 from ui.i18n import text
 
 pytestmark = pytest.mark.e2e
@@ -58,3 +61,25 @@ def test_stored_results_show_intervals_and_the_verdict_in_each_language(page):
     expect(page.locator("#learn-note")).to_contain_text(learn.stored_view("vi")[0].replace("`", ""))
     expect(page.locator("#learn-methods")).to_contain_text(text("vi", "learn.head"))
     screenshot(page, "learn-vi")
+
+
+def test_loss_curves_and_inside_an_adapter_in_each_language(page):
+    """Under the stored comparison, every method's loss curve on one chart (one line and one legend entry
+    each); at the bottom, the shipped sentiment adapter (MiniLM, like the ranks compared) seen from inside."""
+    open_tab(page, "learn")
+    curves, delta = page.locator("#learn-curves"), page.locator("#learn-delta")
+    expect(page.locator("#learn-delta-adapter input")).to_have_value("sentiment-movies")  # not ◆: tiny bases
+    for language in ("en", "vi"):
+        set_language(page, language)
+        expect(curves).to_contain_text(text(language, "learn.loss"))
+        expect(curves.locator("g.mark-line path")).to_have_count(len(METHODS))
+        legend = curves.locator(".role-legend-label text")
+        expect(legend).to_have_count(len(METHODS))
+        assert sorted(legend.all_text_contents()) == sorted(method.label for method in METHODS)
+        delta.get_by_text(text(language, "delta.title")).click()
+        summary = view_updates(library(None, None)["sentiment-movies"], language)[0]
+        expect(page.locator("#learn-delta-summary")).to_contain_text(summary.replace("**", "").replace("`", ""))
+        for plot in ("#learn-delta-where", "#learn-delta-rank"):
+            expect(page.locator(plot)).to_contain_text(text(language, "delta.kind"))
+        screenshot(page, f"learn-curves-{language}")
+        delta.get_by_text(text(language, "delta.title")).click()  # closed again

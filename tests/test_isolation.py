@@ -2,7 +2,8 @@
 app's folders, the file route serves nothing of the app's own, and demo mode caps one user.
 
 A workspace is a browser's random id (or a name given to the API); knowing it is what lets a client
-use its adapters. Shipped adapters are the only published ones: visible to everyone, deletable by nobody.
+use its adapters. Shipped adapters are visible to everyone, deletable by nobody; adapters published to a
+class are another matter (tests/test_gallery.py).
 """
 
 from __future__ import annotations

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from finetune import methods
 from finetune.jobs import DONE, JobQueue
-from finetune.methods import (HELDOUT_ROWS, METHODS, comparison_data, comparison_rows, method_config,
+from finetune.methods import (HELDOUT_ROWS, METHODS, STEPS, comparison_data, comparison_rows, method_config,
                               paired_p_value, submit_comparison, wilson_interval, within_noise)
 from ui import learn
 from ui.i18n import text
@@ -44,6 +47,7 @@ def job_metadata(labels: list[str], wrong_rows: int) -> dict:
     after = [flip[label] if i < wrong_rows else label for i, label in enumerate(labels)]
     before = [flip[label] if i % 4 == 0 else label for i, label in enumerate(labels)]  # 3 in 4 right
     return {"trainable_params": 1000 + wrong_rows, "total_params": 10_000, "train_seconds": 1.5,
+            "size_bytes": 4000 + 4 * wrong_rows, "loss_history": [(1, 0.7), (2, 0.6 - wrong_rows / 100)],
             "metrics": {"base": {"predictions": before}, "adapter": {"predictions": after}}}
 
 
@@ -69,6 +73,15 @@ def test_rows_and_verdict_name_the_best_and_what_is_within_noise():
     assert vietnamese.startswith("Trên 20 bài đánh giá") and "full" in vietnamese and "head" in vietnamese
     cells = learn.result_cells(rows["full"], "vi")
     assert cells["after"] == "0.900 (0.699–0.972)" and cells["vs_best"] == text("vi", "learn.noise", p="0.5")
+    assert cells["size"] == "3.9 KB" and rows["full"]["losses"] == [[1, 0.7], [2, 0.58]]
+
+
+def test_the_loss_chart_draws_one_line_per_method():
+    curves = learn.curves_frame({"full": [(1, 0.7), (2, 0.5)], "head": [[1, 0.69]], "lora-r8": []})
+    assert list(curves.columns) == ["step", "loss", "method"]
+    assert {method: list(zip(rows["step"], rows["loss"])) for method, rows in curves.groupby("method")} == {
+        "full": [(1, 0.7), (2, 0.5)], "head": [(1, 0.69)]}
+    assert learn.curves_update({"full": []}) == {"__type__": "update", "visible": False}  # no empty legend
 
 
 def test_the_held_out_reviews_are_enough_and_never_trained_on():
@@ -97,8 +110,12 @@ def test_the_live_comparison_scores_every_method_on_the_held_out_reviews(tiny_mo
     assert data["train_rows"] == len(train) and data["validation_rows"] == len(heldout) >= 200
     assert metrics["base"]["examples"] == metrics["adapter"]["examples"] == len(heldout)
     assert len(metrics["adapter"]["predictions"]) == len(heldout)
-    frame, _ = learn.live_view([first], "en")
+    frame, _, curves = learn.live_view([first, *jobs[1:]], "en")
     assert frame.iloc[0][text("en", "learn.col.after")].startswith(f"{metrics['adapter']['accuracy']:.3f} (")
+    assert frame.iloc[0][text("en", "learn.col.size")] == learn.human_size(4 * first.result["trainable_params"])
+    assert curves["visible"] and len(first.progress.losses) == first.progress.step > 0
+    assert {method: list(zip(rows["step"], rows["loss"])) for method, rows in curves["value"].groupby("method")} \
+        == {"full": [tuple(point) for point in first.progress.losses]}  # the stopped ones never logged a loss
 
 
 @pytest.mark.parametrize("language", ["en", "vi"])
@@ -111,6 +128,35 @@ def test_the_stored_run_shows_intervals_and_the_verdict_in_the_page_language(lan
     assert list(table.columns) == [text(language, f"learn.col.{c}") for c in learn.RESULT_COLUMNS]
     after = table[text(language, "learn.col.after")]
     assert all(" (" in cell and "–" in cell for cell in after)
+    sizes = table[text(language, "learn.col.size")]
+    assert list(sizes) == [learn.human_size(row["size_bytes"]) for row in stored["rows"]]
     best = next(row for row in stored["rows"] if row["p_vs_best"] is None)
     assert verdict.startswith(text(language, "learn.verdict.best", rows=f"{stored['note']['heldout_rows']:,}",
                                    best=best["method"], accuracy=learn.accuracy_cell(best, "accuracy_after")))
+
+
+def test_the_stored_run_has_every_method_s_loss_curve_and_size_to_share():
+    rows = {row["method"]: row for row in learn.stored_results()["rows"]}
+    curves = learn.curves_frame({method: row["losses"] for method, row in rows.items()})
+    assert sorted(curves["method"].unique()) == sorted(m.label for m in METHODS)
+    assert all(list(group["step"]) == list(range(1, STEPS + 1)) for _, group in curves.groupby("method"))
+    assert all(row["size_bytes"] == 4 * row["trainable_params"] for method, row in rows.items()
+               if not method.startswith("lora"))
+    # an adapter is its float32 matrices and its head (a few hundred KB at rank 32), a full model ~87 MB
+    lora = [rows[f"lora-r{rank}"]["size_bytes"] for rank in (2, 8, 32)]
+    assert lora == sorted(lora) and lora[-1] < rows["freeze"]["size_bytes"] < rows["full"]["size_bytes"]
+
+
+def test_the_stored_run_keeps_each_method_s_loss_curve_and_size(tiny_models, monkeypatch):
+    """`run_comparison` (what assets/learn_results.json holds), on the tiny BERT and two of the methods: every
+    step's loss, and the size to share: a LoRA adapter's file on disk, a new head's weights in float32."""
+    monkeypatch.setattr(methods, "METHODS", tuple(m for m in METHODS if m.label in ("head", "lora-r2")))
+    run = json.loads(json.dumps(methods.run_comparison("tiny-bert", report=lambda line: None)))
+    rows = {row["method"]: row for row in run["rows"]}
+    assert list(rows) == ["head", "lora-r2"]
+    for row in rows.values():
+        assert [step for step, _ in row["losses"]] == list(range(1, STEPS + 1))
+        assert all(loss > 0 for _, loss in row["losses"])
+    assert rows["head"]["size_bytes"] == 4 * rows["head"]["trainable_params"]
+    lora = rows["lora-r2"]  # the float32 weights and the file's small header of tensor names
+    assert 4 * lora["trainable_params"] < lora["size_bytes"] < 4 * lora["trainable_params"] + 2**16

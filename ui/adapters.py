@@ -45,9 +45,13 @@ def library_frame(adapters: dict[str, AdapterInfo], language: str) -> pd.DataFra
         measured = measurements(info.name, info.metadata, evaluation(info))
         rows.append([adapter_label(info), info.task, headline(measured[0], language) if measured else "",
                      set_label(measured[0], language) if measured else "",
-                     text(language, "adapters.shipped" if info.shipped else "adapters.yours"), info.base_model,
+                     text(language, source_key(info)), info.base_model,
                      "" if info.rank is None else info.rank])
     return pd.DataFrame(rows, columns=[text(language, f"adapters.col.{column}") for column in COLUMNS])
+
+
+def source_key(info: AdapterInfo) -> str:
+    return "adapters.shipped" if info.shipped else "adapters.class" if info.published else "adapters.yours"
 
 
 def model_card(info: AdapterInfo, language: str) -> str:
@@ -99,7 +103,8 @@ def build(ctx: Context) -> gr.Tab:
             off = gr.update(interactive=False)
             return "", gr.update(value=None, interactive=False), off, off, off
         return (model_card(info, language), gr.update(value=adapter_zip(info), interactive=True),
-                gr.update(interactive=not info.shipped), gr.update(interactive=True), gr.update(interactive=True))
+                gr.update(interactive=not (info.shipped or info.published)), gr.update(interactive=True),
+                gr.update(interactive=True))
 
     def merged(name: str | None, workspace: str | None, language: str):
         """The merged model to download: built on this click (once per adapter version), not on selecting."""
@@ -124,8 +129,8 @@ def build(ctx: Context) -> gr.Tab:
         info = library(None, require_workspace(workspace)).get(name or "")
         if info is None:
             return ""
-        if info.shipped:
-            raise gr.Error(say("adapter.shipped", name=info.name).text(language))
+        if info.shipped or info.published:
+            raise gr.Error(say("adapter.shipped" if info.shipped else "adapter.published", name=info.name).text(language))
         detach(info)  # first: the loaded copy is found by the files that deleting removes
         try:
             delete_adapter(info)

@@ -13,6 +13,9 @@
     client.predict("translation", handle_file("test.csv"), ["base", "translation-en-es"], api_name="/evaluate")
     # {"base": {"bleu": ..., "chrf": ..., "examples": 100}, "translation-en-es": {...}}
     client.predict("translation-en-es", api_name="/export")  # the base with the adapter merged in: a local .zip path
+    client.predict("my-adapter", "Lan's reviews", "<workspace id>", api_name="/publish")  # to the workspace's class
+    client.predict("sentiment", "<workspace id>", api_name="/gallery")  # the class's leaderboard for a task
+    client.predict("lan-s-reviews", "<workspace id>", api_name="/unpublish")  # its owner only
 
 `adapter` / `persona` is an adapter name or "base"; `workspace` (shown in the Adapters tab) makes
 a browser's own adapters usable too, and gives the requests of one browser (or one client, without
@@ -31,15 +34,18 @@ from gradio.data_classes import FileData
 
 from finetune.data import DataValidationError
 from finetune.jobs import Job, JobQueue
+from finetune.leaderboard import score_soon, standings
 from finetune.served_eval import evaluate_served
 from models import inference
 from models.explain import explain as explain_change
 from models.export import merged_model_zip
+from models.gallery import Entry, GalleryError, class_of, publish, unpublish
 from models.messages import say
 from models.tasks import TASKS, TaskSpec, UnknownTaskError, get_task
 from ui.chat import plain_messages
 from ui.common import BASE_CHOICE, USER_ERRORS, Settings, adapter_argument, library
 from ui.evaluate import evaluated_tasks, evaluation_records
+from ui.gallery import published_cap
 
 
 def _checked(text: str, task: str, adapter: str, workspace: str) -> str | None:
@@ -165,6 +171,49 @@ def export(adapter: str, workspace: str = "") -> FileData:
         raise gr.Error(str(error)) from None
 
 
+def entry_json(entry: Entry) -> dict[str, Any]:
+    return {"name": entry.name, "display_name": entry.display_name, "task": entry.info.task,
+            "class": entry.class_code, "published": entry.published}
+
+
+def gallery_endpoints(settings: Settings) -> list[Callable[..., Any]]:
+    """/publish, /unpublish and /gallery: the Class tab's publishing and leaderboard (`models.gallery`,
+    `finetune.leaderboard`), in the class the workspace joined (the deployment's unless it joined another)."""
+    def publish_adapter(adapter: str, display_name: str, workspace: str) -> dict[str, Any]:
+        """Publish one of the workspace's own adapters to its class under `display_name` (its name in
+        everyone's pickers is derived from it); only its owner may publish over it or take it down."""
+        try:
+            entry = publish(adapter, display_name, workspace, max_per_owner=published_cap(settings))
+        except (GalleryError, *USER_ERRORS) as error:
+            raise gr.Error(str(error)) from None
+        score_soon(entry)
+        return entry_json(entry)
+
+    def unpublish_adapter(name: str, workspace: str) -> dict[str, Any]:
+        """Take a published adapter down: the workspace that published it only."""
+        try:
+            return entry_json(unpublish(name, workspace))
+        except (GalleryError, *USER_ERRORS) as error:
+            raise gr.Error(str(error)) from None
+
+    def gallery(task: str, workspace: str = "") -> dict[str, Any]:
+        """The class's leaderboard for a task, best first: every published adapter with its metrics and its
+        base's on the same rows ("rows": how many), how it was trained, and its state (scored, waiting,
+        scoring, failed, unscored)."""
+        try:
+            get_task(task)
+        except UnknownTaskError as error:
+            raise gr.Error(str(error)) from None
+        tests, rows = standings(class_of(workspace or None), task)
+        return {"class": class_of(workspace or None), "task": task, "rows": len(tests.records) if tests else 0,
+                "teacher_set": bool(tests and tests.teacher),
+                "adapters": [{**entry_json(row.entry), "state": row.state, "before": row.before, "after": row.after,
+                              "settings": row.settings} for row in rows]}
+
+    publish_adapter.__name__, unpublish_adapter.__name__ = "publish", "unpublish"
+    return [publish_adapter, unpublish_adapter, gallery]
+
+
 def job_status(job: Job | None) -> dict[str, Any]:
     """A job as JSON: state, place in line, progress, and the metrics once it is done."""
     if job is None:
@@ -200,7 +249,8 @@ def evaluation_endpoint(settings: Settings) -> Callable[..., dict[str, dict[str,
 
 def register(jobs: JobQueue, settings: Settings) -> None:
     """Add the endpoints to the Blocks being built: one per task (`models.tasks`), the jobs' status, the
-    blended chat, evaluation on a file, what an adapter changed and the merged model to take home."""
+    blended chat, evaluation on a file, what an adapter changed, the merged model to take home and the
+    class gallery."""
     for spec in TASKS.values():  # unlimited here: the engines keep their own line (ui.common.MODEL_EVENT)
         gr.api(endpoint(spec), api_name=spec.endpoint, concurrency_limit=None)
 
@@ -214,3 +264,5 @@ def register(jobs: JobQueue, settings: Settings) -> None:
     gr.api(evaluation_endpoint(settings), api_name="evaluate", concurrency_limit=None)
     gr.api(explain, api_name="explain", concurrency_limit=None)
     gr.api(export, api_name="export", concurrency_limit=1)  # a build holds a whole fp32 copy of a base
+    for function in gallery_endpoints(settings):
+        gr.api(function, api_name=function.__name__, concurrency_limit=None)

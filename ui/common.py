@@ -133,7 +133,8 @@ def require_workspace(workspace: str | None) -> str:
     return workspace
 
 
-DEFAULT_MARK, OWN_MARK = "◆", "★"  # explained next to every picker (common.adapter_info, chat.persona_info)
+# explained next to every picker (common.adapter_info, chat.persona_info)
+DEFAULT_MARK, OWN_MARK, CLASS_MARK = "◆", "★", "👥"
 
 
 def is_default(info: AdapterInfo) -> bool:
@@ -144,19 +145,23 @@ def is_default(info: AdapterInfo) -> bool:
 
 
 def adapter_label(info: AdapterInfo) -> str:
-    """An adapter's name in every picker and in the library: ◆ the task's default, ★ the workspace's own."""
+    """An adapter's name in every picker and in the library: ◆ the task's default, ★ the workspace's own,
+    👥 published to its class (`models.gallery`)."""
+    if info.published:
+        return f"{CLASS_MARK} {info.name}"
     if not info.shipped:
         return f"{OWN_MARK} {info.name}"
     return f"{DEFAULT_MARK} {info.name}" if is_default(info) else info.name
 
 
 def library(task: str | None, workspace: str | None) -> dict[str, AdapterInfo]:
-    """Name -> adapter, shipped ones first; the workspace's own shadow shipped ones of the same name."""
+    """Name -> adapter, shipped ones first, then the class's; the workspace's own shadow the others of the
+    same name."""
     return {info.name: info for info in list_adapters(task, workspace or None)}
 
 
 def adapter_choices(task: str, workspace: str | None) -> list[tuple[str, str]]:
-    """Picker entries: the bare base, then shipped adapters, then the workspace's own (`adapter_label`)."""
+    """Picker entries: the bare base, then shipped adapters, the class's and the workspace's own (`adapter_label`)."""
     adapters = library(task, workspace)
     return [(BASE_CHOICE, BASE_CHOICE)] + [(adapter_label(info), name) for name, info in adapters.items()]
 

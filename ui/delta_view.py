@@ -29,17 +29,18 @@ class DeltaView:
         return [self.summary, self.where, self.rank]
 
 
-def build_view(loc: Localizer) -> DeltaView:
-    """An accordion under the model card; the plots are drawn when an adapter is chosen."""
-    with loc(gr.Accordion(open=False, elem_id="adapters-delta"), label="delta.title"):
+def build_view(loc: Localizer, elem_id: str = "adapters-delta") -> DeltaView:
+    """An accordion (under the Adapters tab's model card; `elem_id` tells another tab's copy apart); the plots
+    are drawn when an adapter is chosen."""
+    with loc(gr.Accordion(open=False, elem_id=elem_id), label="delta.title"):
         loc(gr.Markdown(), value="delta.intro")
-        summary = gr.Markdown(elem_id="adapters-delta-summary")
+        summary = gr.Markdown(elem_id=f"{elem_id}-summary")
         # hidden until drawn with data: a plot first drawn empty keeps an empty colour legend
         where = loc(gr.BarPlot(x="layer", y="norm", color="kind", height=260, visible=False,
-                               elem_id="adapters-delta-where"),
+                               elem_id=f"{elem_id}-where"),
                     label="delta.where", x_title="delta.layer", y_title="delta.norm", color_title="delta.kind")
         rank = loc(gr.LinePlot(x="directions", y="share", color="kind", height=260, visible=False,
-                               elem_id="adapters-delta-rank"),
+                               elem_id=f"{elem_id}-rank"),
                    label="delta.rank", x_title="delta.directions", y_title="delta.share", color_title="delta.kind")
     return DeltaView(summary, where, rank)
 

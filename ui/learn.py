@@ -3,16 +3,17 @@
 The experiment (methods, data, intervals, the "within noise" verdict) is `finetune.methods`; this file
 shows it. The parameter counts and sizes are computed live: build the model, apply each method with
 `finetune.recipe.apply_method`, count. "Run comparison" trains every method through the job queue (nothing
-is saved) and fills in accuracy before and after on the held-out reviews. `assets/learn_results.json`
-(`python -m finetune compare-methods --output assets/learn_results.json`) holds a full run on the real
-MiniLM, so the tab opens with results. Every table and sentence follows the page's language.
+is saved) and fills in accuracy before and after on the held-out reviews, and every method's loss curve on
+one chart while they train. `assets/learn_results.json` (`python -m finetune compare-methods --output
+assets/learn_results.json`) holds a full run on the real MiniLM, curves included, so the tab opens with
+results. Below, the Adapters tab's look inside an adapter (`ui.delta_view`): how much of its rank a trained
+adapter uses, next to the ranks compared. Every table, chart title and sentence follows the page's language.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -21,27 +22,27 @@ import gradio as gr
 import pandas as pd
 
 from finetune.jobs import DONE, Job, JobLimitError
-from finetune.methods import (METHODS, comparison_data, comparison_rows, label_of, method_config, submit_comparison,
-                              within_noise)
-from models.adapters import WEIGHTS_FILE
+from finetune.methods import (METHODS, comparison_data, comparison_rows, label_of, method_config, shared_bytes,
+                              submit_comparison, within_noise)
 from models.loading import DEFAULT_LABELS, load_pretrained
 from models.messages import error_text
 from models.registry import DEFAULT_BASE, get_spec
-from ui.common import LIGHT_EVENT, UI_EVENT, Context, require_workspace
+from models.tasks import get_task
+from ui.common import LIGHT_EVENT, UI_EVENT, Context, adapter_label, library, require_workspace
+from ui.delta_view import build_view, view_updates
 from ui.i18n import text
 from ui.train import POLL_SECONDS, status_key
 
 RESULTS_FILE = Path(__file__).resolve().parent.parent / "assets" / "learn_results.json"
-BYTES_PER_PARAMETER = 4  # float32
 SIZE_COLUMNS = ("method", "trainable", "share", "size")
-RESULT_COLUMNS = ("method", "trainable", "before", "after", "seconds", "vs_best")
+RESULT_COLUMNS = ("method", "trainable", "size", "before", "after", "seconds", "vs_best")
 LIVE_COLUMNS = ("method", "state", "step", *RESULT_COLUMNS[1:])
 
 
 @lru_cache(maxsize=4)
 def footprints(base: str) -> tuple[dict[str, Any], ...]:
-    """Trainable parameters per method, and what you would store to share the result: the LoRA
-    adapter as saved (measured on disk), otherwise the changed weights in float32."""
+    """Trainable parameters per method, and what you would store to share the result
+    (`finetune.methods.shared_bytes`, in bytes and as the table shows it)."""
     spec = get_spec(base)
     model, _ = load_pretrained(spec, list(DEFAULT_LABELS))
     from finetune.recipe import apply_method, count_parameters  # (the Trainer's imports: not at app start)
@@ -50,14 +51,9 @@ def footprints(base: str) -> tuple[dict[str, Any], ...]:
     for method in METHODS:
         adapted = apply_method(copy.deepcopy(model), spec, method_config(method, base))
         trainable, total = count_parameters(adapted)
-        if method.method == "lora":
-            with tempfile.TemporaryDirectory() as folder:
-                adapted.save_pretrained(folder, safe_serialization=True)
-                size = (Path(folder) / WEIGHTS_FILE).stat().st_size
-        else:
-            size = trainable * BYTES_PER_PARAMETER
-        rows.append({"method": method.label, "trainable": f"{trainable:,}",
-                     "share": round(100 * trainable / total, 3), "size": human_size(size)})
+        size = shared_bytes(adapted, method.method, trainable)
+        rows.append({"method": method.label, "trainable": f"{trainable:,}", "share": round(100 * trainable / total, 3),
+                     "size": human_size(size), "size_bytes": size})
     return tuple(rows)
 
 
@@ -96,7 +92,7 @@ def result_cells(row: dict[str, Any], language: str) -> dict[str, Any]:
     noise = within_noise(row)
     versus = (text(language, "learn.best") if noise is None
               else text(language, "learn.noise" if noise else "learn.lower", p=f"{row['p_vs_best']:.2g}"))
-    return {"method": row["method"], "trainable": f"{row['trainable_params']:,}",
+    return {"method": row["method"], "trainable": f"{row['trainable_params']:,}", "size": human_size(row["size_bytes"]),
             "before": accuracy_cell(row, "accuracy_before"), "after": accuracy_cell(row, "accuracy_after"),
             "seconds": row["train_seconds"], "vs_best": versus}
 
@@ -118,6 +114,20 @@ def verdict(rows: list[dict[str, Any]], reviews: int, language: str) -> str:
     return " ".join(sentences)
 
 
+def curves_frame(losses: dict[str, list]) -> pd.DataFrame:
+    """Method label -> [(step, loss), ...] as one table the line chart colours by method: one line each."""
+    return pd.DataFrame([{"step": step, "loss": loss, "method": label}
+                         for label, points in losses.items() for step, loss in points],
+                        columns=["step", "loss", "method"])
+
+
+def curves_update(losses: dict[str, list]) -> dict[str, Any]:
+    """The chart drawn with the curves, or hidden while there are none (drawn empty, a plot would keep an
+    empty colour legend)."""
+    curves = curves_frame(losses)
+    return gr.update(value=curves, visible=True) if len(curves) else gr.update(visible=False)
+
+
 def stored_results() -> dict[str, Any]:
     """The last full comparison ({"note": ..., "rows": ...}), or {} when there is none."""
     return json.loads(RESULTS_FILE.read_text(encoding="utf-8")) if RESULTS_FILE.is_file() else {}
@@ -134,16 +144,20 @@ def stored_view(language: str) -> tuple[str, pd.DataFrame, str]:
             verdict(rows, stored["note"]["heldout_rows"], language))
 
 
-def live_view(jobs: list[Job], language: str) -> tuple[pd.DataFrame, str]:
-    """One row per job (state and step while it runs, the scores once done), and the verdict so far."""
+def live_view(jobs: list[Job], language: str) -> tuple[pd.DataFrame, str, dict[str, Any]]:
+    """One row per job (state and step while it runs, the scores and size once done), the verdict so far,
+    and every job's loss curve up to its latest step."""
     _, heldout = comparison_data()
-    finished = {label_of(job.config): job.result for job in jobs if job.state == DONE and job.result}
+    done = [job for job in jobs if job.state == DONE and job.result]
+    sizes = {row["method"]: row["size_bytes"] for row in footprints(done[0].config.base)} if done else {}
+    finished = {label_of(job.config): {**job.result, "size_bytes": sizes[label_of(job.config)]} for job in done}
     scored = {row["method"]: row for row in comparison_rows(finished, heldout)}
     rows = [{"method": label_of(job.config), "state": text(language, f"status.{status_key(job)}"),
              "step": job.progress.step,
              **(result_cells(scored[label_of(job.config)], language) if label_of(job.config) in scored else {})}
             for job in jobs]
-    return frame(rows, LIVE_COLUMNS, language), verdict(list(scored.values()), len(heldout), language)
+    return (frame(rows, LIVE_COLUMNS, language), verdict(list(scored.values()), len(heldout), language),
+            curves_update({label_of(job.config): job.progress.losses for job in jobs}))
 
 
 # ---------------------------------------------------------------------------------------------- the tab
@@ -151,6 +165,7 @@ def live_view(jobs: list[Job], language: str) -> tuple[pd.DataFrame, str]:
 def build(ctx: Context) -> gr.Tab:
     loc = ctx.loc
     note, stored, stored_verdict = stored_view("en")
+    curves = {row["method"]: row["losses"] for row in stored_results().get("rows", [])}
     with loc(gr.Tab(id="learn"), label="learn.tab") as tab:
         loc(gr.Markdown(), value="learn.intro")
         methods = gr.Markdown(explanations("en"), elem_id="learn-methods")
@@ -161,6 +176,9 @@ def build(ctx: Context) -> gr.Tab:
             stored_table = loc(gr.Dataframe(stored, interactive=False, wrap=True, elem_id="learn-stored"),
                                label="learn.stored")
             stored_words = gr.Markdown(stored_verdict, elem_id="learn-stored-verdict")
+            loc(gr.LinePlot(curves_frame(curves), x="step", y="loss", color="method", height=300,
+                            visible=bool(curves), elem_id="learn-curves"),
+                label="learn.curves", x_title="learn.col.step", y_title="learn.loss", color_title="learn.col.method")
         with gr.Row():
             run = loc(gr.Button(variant="primary", interactive=not ctx.settings.demo, elem_id="learn-run"),
                       value="learn.run")
@@ -170,7 +188,14 @@ def build(ctx: Context) -> gr.Tab:
         comparison = loc(gr.Dataframe(frame([], LIVE_COLUMNS, "en"), interactive=False, elem_id="learn-comparison"),
                          label="learn.comparison")
         live_words = gr.Markdown(elem_id="learn-verdict")
+        live_curves = loc(gr.LinePlot(x="step", y="loss", color="method", height=300, visible=False,
+                                      elem_id="learn-live-curves"),
+                          label="learn.live_curves", x_title="learn.col.step", y_title="learn.loss",
+                          color_title="learn.col.method")
         timer = gr.Timer(POLL_SECONDS, active=False)
+        loc(gr.Markdown(), value="learn.delta")
+        picker = loc(gr.Dropdown(choices=[], value=None, elem_id="learn-delta-adapter"), label="learn.delta_adapter")
+        inside = build_view(loc, "learn-delta")
 
     def latest_batch(workspace: str | None) -> list[Job]:
         return ctx.jobs.jobs(workspace, "learn")[-len(METHODS):] if workspace else []
@@ -189,6 +214,14 @@ def build(ctx: Context) -> gr.Tab:
                 raise gr.Error(error_text(error, language)) from None
         return poll(workspace, language)
 
+    def adapters(workspace: str | None, current: str | None):
+        """Shipped adapters and this browser's own; the sentiment adapter (MiniLM, as compared above) first
+        shown."""
+        found = library(None, workspace)
+        default = get_task("sentiment").default_adapter
+        keep = current if current in found else default if default in found else None
+        return gr.update(choices=[(adapter_label(info), name) for name, info in found.items()], value=keep)
+
     def stop_all(workspace: str | None) -> None:
         for job in latest_batch(workspace):
             ctx.jobs.cancel(job.id)
@@ -197,10 +230,14 @@ def build(ctx: Context) -> gr.Tab:
         return (explanations(language), *stored_view(language), *poll(workspace, language)[:2],
                 sizes_frame(DEFAULT_BASE["sentiment"], language) if tab_opened else frame([], SIZE_COLUMNS, language))
 
-    watched = [comparison, live_words, stop, timer]
+    watched = [comparison, live_words, live_curves, stop, timer]
     opened = gr.State(False)  # the sizes load a model: only once the tab is opened
     tab.select(lambda language: (sizes_frame(DEFAULT_BASE["sentiment"], language), True), ctx.language,
                [sizes, opened], **UI_EVENT)
+    tab.select(adapters, [ctx.workspace, picker], picker, **LIGHT_EVENT)
+    gr.on([picker.change, ctx.language.change],
+          lambda name, workspace, language: view_updates(library(None, workspace).get(name or ""), language),
+          [picker, ctx.workspace, ctx.language], inside.outputs, **UI_EVENT)
     ctx.language.change(relabel, [ctx.workspace, ctx.language, opened],
                         [methods, stored_note, stored_table, stored_words, comparison, live_words, sizes],
                         **LIGHT_EVENT)

@@ -6,7 +6,8 @@ EN = {
     "app.demo": "**Demo mode:** uploads up to 2 MB and 2,000 rows, at most 200 training steps, "
                 "one training job at a time per browser.",
     "common.adapter": "Adapter",
-    "common.adapter_info": "base = the model without an adapter; ◆ = the shipped default; ★ = trained or uploaded by you",
+    "common.adapter_info": "base = the model without an adapter; ◆ = the shipped default; ★ = trained or uploaded by you; "
+                           "👥 = published to your class",
     "common.compare": "Compare with base",
     "common.run": "Run",
     "common.result": "Result",
@@ -227,8 +228,9 @@ EN = {
     "status.failed": "Failed",
     "adapters.tab": "Adapters",
     "adapters.intro": "Adapters that ship with the app and the ones you trained or uploaded (only you see yours). "
-                      "◆ = the default adapter of its task (its tab opens with it); ★ = yours. Pick one to read "
-                      "its card: how it was trained, and what it scores on which set.",
+                      "◆ = the default adapter of its task (its tab opens with it); ★ = yours; 👥 = published to "
+                      "your class (the Class tab). Pick one to read its card: how it was trained, and what it "
+                      "scores on which set.",
     "adapters.library": "Library",
     "adapters.select": "Adapter",
     "adapters.download": "Download .zip",
@@ -246,6 +248,7 @@ EN = {
     "adapters.upload": "Upload an adapter .zip",
     "adapters.shipped": "shipped",
     "adapters.yours": "yours",
+    "adapters.class": "class",
     "adapters.col.name": "name",
     "adapters.col.task": "task",
     "adapters.col.base": "base model",
@@ -256,6 +259,55 @@ EN = {
     "adapters.workspace": "Your workspace: `{workspace}` — keep it private; the API accepts it as `workspace`.",
     "adapters.deleted": "Deleted {name}.",
     "adapters.imported": "✅ Imported {name} ({task}).",
+    "class.tab": "Class",
+    "class.intro": "Share what you trained with your class. Publish one of your adapters under a name: everyone in "
+                   "the class finds it in their pickers (marked 👥) and can use it, but only you can replace it or "
+                   "take it down. The leaderboard scores every published adapter of a task, and the base it was "
+                   "trained on, on the **same** test rows, so the class can see whose adapter generalises.",
+    "class.code": "Class code",
+    "class.code_info": "Everyone who enters the same code sees the same gallery; leave it empty for this app's "
+                       "default class.",
+    "class.join": "Join this class",
+    "class.joined": "You are in class `{code}`.",
+    "class.task": "Task",
+    "class.board": "Leaderboard",
+    "class.bundled_set": "Scored on the first {rows:,} rows of the bundled {task} test set, the same rows for every "
+                         "adapter and its base (none of them was trained on these rows).",
+    "class.teacher_set": "Scored on the teacher's test set ({rows:,} rows), the same rows for every adapter and "
+                         "its base.",
+    "class.unscored": "Persona adapters are listed, not scored: a chat reply has no single right answer. Try them "
+                      "in the Persona chat tab.",
+    "class.col.place": "#",
+    "class.col.adapter": "adapter (name in the pickers)",
+    "class.col.after": "{metric} with the adapter",
+    "class.col.before": "{metric} of the base",
+    "class.col.change": "change",
+    "class.col.base": "base model",
+    "class.col.method": "method",
+    "class.col.steps": "steps",
+    "class.col.examples": "training rows",
+    "class.col.published": "published (UTC)",
+    "class.state.waiting": "waiting to be scored ({place} ahead)",
+    "class.state.scoring": "being scored…",
+    "class.state.failed": "could not be scored: {error}",
+    "class.state.unscored": "not scored",
+    "class.publish_title": "### Publish one of your adapters",
+    "class.mine": "Your adapter",
+    "class.display_name": "Name the class will see",
+    "class.display_name_example": "e.g. Lan's movie reviews",
+    "class.publish": "Publish to the class",
+    "class.published": "Your published adapters",
+    "class.unpublish": "Take it down",
+    "class.pick_first": "Pick an adapter first.",
+    "class.published_ok": "✅ Published **{shown}** to class `{code}`: everyone in it can pick `{name}` now. Its "
+                          "score appears on the leaderboard when it has been measured.",
+    "class.unpublished_ok": "Took **{shown}** down.",
+    "class.teacher": "For the teacher: the class's test set",
+    "class.teacher_intro": "Upload a file in the task's columns (as in the Train tab) to score the class on your "
+                           "own rows instead of the bundled test set; every published adapter is scored again. The "
+                           "first browser to set a class's test set is its teacher: only it can change it later.",
+    "class.teacher_upload": "Test set for the chosen task",
+    "class.teacher_bundled": "Use the bundled test set again",
     "learn.tab": "Learn",
     "learn.intro": "Ways to adapt a pretrained model, side by side on MiniLM (sentiment): how much each one trains, "
                    "how much you must store to share the result, and how accurate it becomes. Each accuracy comes "
@@ -294,4 +346,10 @@ EN = {
     "learn.lora": "LoRA: the weights stay frozen; small low-rank matrices next to them learn the change, and "
                   "only they are saved (the adapter)",
     "learn.rank": "rank {rank}",
+    "learn.curves": "Training loss of every method, step by step (last full comparison)",
+    "learn.live_curves": "Training loss of your comparison, as it trains",
+    "learn.loss": "training loss",
+    "learn.delta": "### Inside an adapter\nPick an adapter to see how much of its rank it really uses and where it "
+                   "changed the model, next to the ranks compared above.",
+    "learn.delta_adapter": "Adapter to look inside",
 }

@@ -6,7 +6,8 @@ VI = {
     "app.demo": "**Chế độ demo:** tệp tải lên tối đa 2 MB và 2.000 dòng, tối đa 200 bước huấn luyện, "
                 "mỗi trình duyệt chỉ một tác vụ huấn luyện một lúc.",
     "common.adapter": "Adapter",
-    "common.adapter_info": "base = mô hình không có adapter; ◆ = adapter mặc định đi kèm; ★ = do bạn huấn luyện hoặc tải lên",
+    "common.adapter_info": "base = mô hình không có adapter; ◆ = adapter mặc định đi kèm; ★ = do bạn huấn luyện hoặc tải "
+                           "lên; 👥 = được chia sẻ trong lớp",
     "common.compare": "So sánh với mô hình gốc",
     "common.run": "Chạy",
     "common.result": "Kết quả",
@@ -227,8 +228,8 @@ VI = {
     "adapters.tab": "Adapter",
     "adapters.intro": "Các adapter đi kèm ứng dụng và các adapter bạn đã huấn luyện hoặc tải lên (chỉ bạn thấy "
                       "adapter của mình). ◆ = adapter mặc định của nhiệm vụ (mục của nhiệm vụ đó mở sẵn "
-                      "adapter này); ★ = của bạn. Chọn một adapter để xem thẻ mô hình: cách huấn luyện, và "
-                      "kết quả đo trên tập nào.",
+                      "adapter này); ★ = của bạn; 👥 = được chia sẻ trong lớp (thẻ Lớp học). Chọn một adapter "
+                      "để xem thẻ mô hình: cách huấn luyện, và kết quả đo trên tập nào.",
     "adapters.library": "Thư viện",
     "adapters.select": "Adapter",
     "adapters.download": "Tải về .zip",
@@ -246,6 +247,7 @@ VI = {
     "adapters.upload": "Tải lên adapter .zip",
     "adapters.shipped": "đi kèm",
     "adapters.yours": "của bạn",
+    "adapters.class": "lớp học",
     "adapters.col.name": "tên",
     "adapters.col.task": "nhiệm vụ",
     "adapters.col.base": "mô hình gốc",
@@ -257,6 +259,56 @@ VI = {
                           "`workspace`.",
     "adapters.deleted": "Đã xoá {name}.",
     "adapters.imported": "✅ Đã nhập {name} ({task}).",
+    "class.tab": "Lớp học",
+    "class.intro": "Chia sẻ adapter bạn đã huấn luyện với cả lớp. Chia sẻ một adapter dưới một cái tên: mọi người "
+                   "trong lớp thấy nó trong ô chọn adapter (đánh dấu 👥) và dùng được, nhưng chỉ bạn mới thay "
+                   "hoặc gỡ được. Bảng xếp hạng chấm mọi adapter được chia sẻ của một nhiệm vụ, cùng mô hình gốc "
+                   "của nó, trên **cùng** các dòng kiểm tra, để cả lớp thấy adapter của ai tổng quát hoá tốt.",
+    "class.code": "Mã lớp",
+    "class.code_info": "Ai nhập cùng một mã sẽ thấy cùng một thư viện của lớp; để trống để vào lớp mặc định của "
+                       "ứng dụng này.",
+    "class.join": "Vào lớp này",
+    "class.joined": "Bạn đang ở lớp `{code}`.",
+    "class.task": "Nhiệm vụ",
+    "class.board": "Bảng xếp hạng",
+    "class.bundled_set": "Chấm trên {rows:,} dòng đầu của tập kiểm tra {task} có sẵn, cùng các dòng cho mọi "
+                         "adapter và mô hình gốc của nó (không adapter nào được huấn luyện trên các dòng này).",
+    "class.teacher_set": "Chấm trên tập kiểm tra của giáo viên ({rows:,} dòng), cùng các dòng cho mọi adapter và "
+                         "mô hình gốc của nó.",
+    "class.unscored": "Các adapter nhân vật chỉ được liệt kê, không chấm điểm: một câu trả lời hội thoại không có "
+                      "một đáp án đúng duy nhất. Hãy thử chúng trong thẻ Trò chuyện theo vai.",
+    "class.col.place": "#",
+    "class.col.adapter": "adapter (tên trong ô chọn)",
+    "class.col.after": "{metric} với adapter",
+    "class.col.before": "{metric} của mô hình gốc",
+    "class.col.change": "thay đổi",
+    "class.col.base": "mô hình gốc",
+    "class.col.method": "phương pháp",
+    "class.col.steps": "số bước",
+    "class.col.examples": "số dòng huấn luyện",
+    "class.col.published": "chia sẻ lúc (UTC)",
+    "class.state.waiting": "đang chờ chấm ({place} adapter trước)",
+    "class.state.scoring": "đang chấm…",
+    "class.state.failed": "không chấm được: {error}",
+    "class.state.unscored": "không chấm",
+    "class.publish_title": "### Chia sẻ một adapter của bạn",
+    "class.mine": "Adapter của bạn",
+    "class.display_name": "Tên cả lớp sẽ thấy",
+    "class.display_name_example": "ví dụ: Đánh giá phim của Lan",
+    "class.publish": "Chia sẻ cho lớp",
+    "class.published": "Các adapter bạn đã chia sẻ",
+    "class.unpublish": "Gỡ xuống",
+    "class.pick_first": "Hãy chọn một adapter trước.",
+    "class.published_ok": "✅ Đã chia sẻ **{shown}** cho lớp `{code}`: mọi người trong lớp có thể chọn `{name}` "
+                          "ngay bây giờ. Điểm của nó sẽ hiện trên bảng xếp hạng khi chấm xong.",
+    "class.unpublished_ok": "Đã gỡ **{shown}**.",
+    "class.teacher": "Dành cho giáo viên: tập kiểm tra của lớp",
+    "class.teacher_intro": "Tải lên một tệp có các cột của nhiệm vụ (như ở thẻ Huấn luyện) để chấm cả lớp trên các "
+                           "dòng của bạn thay cho tập kiểm tra có sẵn; mọi adapter đã chia sẻ sẽ được chấm lại. "
+                           "Trình duyệt đầu tiên đặt tập kiểm tra của lớp là giáo viên: chỉ trình duyệt đó đổi được "
+                           "về sau.",
+    "class.teacher_upload": "Tập kiểm tra cho nhiệm vụ đã chọn",
+    "class.teacher_bundled": "Dùng lại tập kiểm tra có sẵn",
     "learn.tab": "Tìm hiểu",
     "learn.intro": "Các cách điều chỉnh một mô hình đã huấn luyện sẵn, đặt cạnh nhau trên MiniLM (phân tích cảm xúc): "
                    "mỗi cách huấn luyện bao nhiêu tham số, cần lưu bao nhiêu để chia sẻ kết quả, và đạt độ chính xác "
@@ -299,4 +351,10 @@ VI = {
     "learn.lora": "LoRA: trọng số gốc giữ nguyên; các ma trận hạng thấp nhỏ đặt cạnh chúng học phần thay đổi, và "
                   "chỉ chúng được lưu (adapter)",
     "learn.rank": "hạng {rank}",
+    "learn.curves": "Hàm mất mát khi huấn luyện của từng phương pháp, theo từng bước (lần so sánh đầy đủ gần nhất)",
+    "learn.live_curves": "Hàm mất mát trong so sánh của bạn, trong lúc huấn luyện",
+    "learn.loss": "hàm mất mát khi huấn luyện",
+    "learn.delta": "### Bên trong một adapter\nChọn một adapter để xem nó thật sự dùng bao nhiêu phần của hạng và đã "
+                   "thay đổi mô hình gốc ở đâu, cạnh các hạng được so sánh ở trên.",
+    "learn.delta_adapter": "Adapter cần xem bên trong",
 }
