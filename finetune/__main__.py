@@ -92,7 +92,7 @@ def _eval(args: argparse.Namespace) -> int:
                                  target.key is None, list(loaded.labels or []), adapter_name=target.key,
                                  max_length=loaded.spec.max_input_tokens)
     samples = metrics.pop("samples", [])
-    metrics.pop("predictions", None)  # a label per row: for comparisons, not for reading
+    metrics.pop("predictions", None)  # an answer per row: for comparisons, not for reading
     for name, value in metrics.items():
         print(f"{name:>15}: {value:.4f}" if isinstance(value, float) else f"{name:>15}: {value}")
     if args.json:
@@ -134,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     again.add_argument("--test-limit", type=int, help="Test on the first N held-out examples only.")
     again.add_argument("--previous-stage", type=Path, help="For an adapter trained in stages: start its last "
                        "stage from this folder instead of training the earlier ones again.")
+    again.add_argument("--measure-only", action="store_true", help="Do not train: test the stored adapters on the "
+                       "test sets their metadata lacks (added since) and rewrite the test results and the card.")
     commands.add_parser("results", help="Print the shipped adapters' test results against their goals (markdown).")
     compare = commands.add_parser("compare-methods", help="Train the Learn tab's six methods on MiniLM and score "
                                   "them on held-out reviews (assets/learn_results.json).")
@@ -155,9 +157,12 @@ def main(argv: list[str] | None = None) -> int:
             return _eval(args)
         if args.command == "compare-methods":
             return _compare(args)
-        from finetune.reproduce import reproduce
+        from finetune.reproduce import measure, reproduce
 
-        reproduce(args.only, test_limit=args.test_limit, report=_print_progress, previous_stage=args.previous_stage)
+        if args.measure_only:
+            measure(args.only, test_limit=args.test_limit)
+        else:
+            reproduce(args.only, test_limit=args.test_limit, report=_print_progress, previous_stage=args.previous_stage)
         return 0
     except (ConfigError, DataValidationError, ValueError, KeyError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)

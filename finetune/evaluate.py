@@ -70,8 +70,9 @@ def score_predictions(task: str, records: list[dict[str, Any]], predictions: lis
     metrics: dict[str, Any] = spec.score(references, predictions)
     metrics["samples"] = [{"input": r[spec.input_column], "reference": ref, "prediction": pred}
                           for r, ref, pred in list(zip(records, references, predictions))[:5]]
-    if spec.kind == "classify":  # each row's label: comparing two models on the same rows needs them
-        metrics["predictions"] = predictions
+    # each row's answer: comparing two models on the same rows (a paired test, a bootstrap of the
+    # difference) needs them
+    metrics["predictions"] = predictions
     return metrics
 
 

@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 from scipy.stats import binomtest
 
 from finetune.config import TrainConfig, make_config
@@ -113,6 +114,18 @@ def paired_p_value(first: list[bool], second: list[bool]) -> float:
     if only_first + only_second == 0:
         return 1.0
     return float(binomtest(only_first, only_first + only_second, 0.5).pvalue)
+
+
+def bootstrap_difference(ours: list[float], theirs: list[float], resamples: int = 2000, seed: int = 0,
+                         confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """The mean of `ours` minus the mean of `theirs` (per-row scores on the same rows) and its paired
+    bootstrap interval: the rows are drawn again with replacement, both sides together, so that how hard
+    each row is cancels out and only the difference between the two models varies."""
+    difference = np.asarray(ours, dtype=float) - np.asarray(theirs, dtype=float)
+    draws = np.random.default_rng(seed).integers(0, len(difference), (resamples, len(difference)))
+    means = difference[draws].mean(axis=1)
+    tail = 100 * (1 - confidence) / 2
+    return float(difference.mean()), float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
 
 
 @dataclass(frozen=True)

@@ -115,11 +115,16 @@ def test_the_readme_the_command_and_the_cards_show_the_same_numbers(capsys):
         assert row["measured on"] == set_label(first, "en")
         assert significant(first.scores["adapter"][first.headline[0]]) in row["result (base → adapter)"]
     for goal in GOALS:
-        test = next(m for m in measurements(goal.adapter, shipped[goal.adapter].metadata)
-                    if m.name == goal.test)
+        test = next((m for m in measurements(goal.adapter, shipped[goal.adapter].metadata)
+                     if m.name == goal.test), None)
+        if test is None:  # a set added after the adapter was trained: the table says so
+            assert f"| {goal.adapter} | test · {goal.test} |" in table and "not measured" in table
+            continue
         line = next(r for r in table.splitlines() if r.startswith(f"| {goal.adapter} | {set_label(test, 'en')} |"))
         base, adapter, peer = (significant(test.scores[side][goal.metric]) for side in ("base", "adapter", "peer"))
-        assert f"| {base} | **{adapter}** | {peer} {test.peer} |" in line
+        cells = [cell.strip() for cell in line.split("|")[4:7]]  # an accuracy's cell adds its interval
+        assert [cell.strip("*").split(" ")[0] for cell in cells] == [base, adapter, peer]
+        assert cells[1].startswith("**") and cells[2].endswith(f" {test.peer}")
         assert _card_row(tab_card(shipped[goal.adapter], "en"), set_label(test, "en"),
                          metric_label(goal.metric, "en")) == [base, adapter, peer]
     for persona in ("sarcastic", "cheerful", "professional"):
@@ -135,7 +140,7 @@ def test_the_sets_differ_and_say_so():
     info = next(i for i in list_adapters("sentiment", None) if i.name == "sentiment-movies")
     test, validation = measurements(info.name, info.metadata)[0], measurements(info.name, info.metadata)[-1]
     assert (test.split, test.name, test.rows) == ("test", "movies", 1000)
-    assert (validation.split, validation.rows, validation.of_rows) == ("validation", 150, 300)
+    assert (validation.split, validation.rows, validation.of_rows) == ("validation", 150, 900)  # 3 domains
     assert test.scores["adapter"]["accuracy"] != validation.scores["adapter"]["accuracy"]
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from finetune.results import QualityGoal, results_table
+from finetune.methods import bootstrap_difference
+from finetune.results import ROOT, QualityGoal, difference_words, results_table
 
 
 def _store(adapters: Path, name: str, test: str, base: float, adapter: float, peer: float, metric: str) -> None:
@@ -37,6 +38,24 @@ def test_table_reads_stored_scores_and_flags_misses(tmp_path):
     assert any(r.startswith("| chat-sarcastic | test, 40 factual questions | persona style / facts kept / clean stops"
                             " | 0.0500 / 1.00 / 1.00 | **0.800 / 0.750 / 1.00** |")
                and "MISSED: facts kept 0.750 < 0.8" in r for r in table)
+
+
+def test_an_accuracy_shows_its_interval_and_a_set_without_a_goal_is_reported(tmp_path):
+    """Each sentiment domain with its peer: accuracies with their 95% Wilson interval over the set's rows;
+    the everyday sentences have no goal; a set the stored adapter was not measured on says so."""
+    _store(tmp_path, "sentiment-movies", "movies", 0.658, 0.879, 0.643, "accuracy")
+    metadata = json.loads((tmp_path / "sentiment-movies" / "playground.json").read_text())
+    metadata["test"]["amazon"] = metadata["test"]["movies"]
+    metadata["test"]["everyday"] = {"base": {"accuracy": 0.6}, "adapter": {"accuracy": 0.9, "examples": 40},
+                                    "peer": {"accuracy": 0.85, "name": "VADER"}}
+    (tmp_path / "sentiment-movies" / "playground.json").write_text(json.dumps(metadata))
+    table = results_table(tmp_path).splitlines()
+    movies = next(r for r in table if "| test · movies, 300 rows |" in r)
+    assert "| 0.658 (0.601–0.708) | **0.879 (0.838–0.912)** | 0.643 (0.588–0.695) P | ≥ 0.87 | met |" in movies
+    assert next(r for r in table if "test · amazon" in r).endswith("| > peer | met |")
+    assert next(r for r in table if "test · news" in r).endswith("| > peer | not measured |")
+    everyday = next(r for r in table if "| test · everyday, 40 rows |" in r)
+    assert "**0.900 (0.769–0.960)**" in everyday and everyday.endswith("| – | reported |")
 
 
 def test_persona_figures_are_written_into_the_model_card(tmp_path):
@@ -76,3 +95,26 @@ def test_a_fact_counts_only_as_a_word_or_number_of_its_own():
     assert not is_correct("Water boils at 100 degrees.", ["0"]) and is_correct("It freezes at 0°C.", ["0"])
     assert is_correct("The lions rule.", ["lion"]) and not is_correct("The dandelion.", ["lion"])
     assert is_correct("Leonardo da Vinci painted it.", ["da Vinci"]) and is_correct("It is H2O.", ["H2O"])
+
+
+def test_the_bootstrap_interval_of_a_paired_difference():
+    ours, theirs = [1, 0, 1, 1, 1, 0, 1, 1], [0, 0, 1, 0, 1, 0, 0, 1]
+    mean, low, high = bootstrap_difference(ours, theirs)
+    assert mean == 0.375 and 0 <= low < mean < high <= 0.75  # no resample moves more than the 3 rows that differ
+    assert bootstrap_difference(ours, theirs) == (mean, low, high)  # seeded
+    assert bootstrap_difference([2, 3, 4], [1, 2, 3]) == (1.0, 1.0, 1.0)  # the same gap on every row: no doubt
+
+
+def test_a_margin_over_the_peer_comes_with_the_interval_of_the_difference():
+    """From the answers stored beside the scores: the adapter right on every row, the peer on none."""
+    rows = [json.loads(line) for line in (ROOT / "assets/data/summarization/test.jsonl").read_text().splitlines()[:4]]
+    metadata = {"task": "summarization", "test": {"debian": {
+        "file": "assets/data/summarization/test.jsonl",
+        "adapter": {"rougeL": 100.0, "predictions": [row["summary"] for row in rows]},
+        "peer": {"rougeL": 0.0, "predictions": ["zzz"] * 4}}}}
+    goal = QualityGoal("summarization-debian", "debian", "rougeL", over_peer=10.0)
+    assert difference_words(goal, metadata) == "; adapter − peer +100.0 (95% CI +100.0 to +100.0)"
+    del metadata["test"]["debian"]["peer"]["predictions"]  # measured before the answers were stored
+    assert difference_words(goal, metadata) == ""
+    chrf = QualityGoal("translation-en-es", "debian", "chrf", over_peer=5.0)  # a corpus score, not a row mean
+    assert difference_words(chrf, {"task": "translation", "test": {"debian": metadata["test"]["debian"]}}) == ""

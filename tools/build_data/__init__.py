@@ -14,10 +14,13 @@ Tasks and sources
 * translation:   Debian package descriptions (DDTP English/Spanish
                  ``Translation-*`` indices, paired by ``Description-md5``)
                  plus Django's Spanish ``django.po`` catalogues, and Apertium's
-                 translations of the test set.
-                 -> ``debian.py``, ``django_po.py``, ``apertium.py``
-* summarization: Debian ``Translation-en``: long description -> synopsis.
-                 -> ``debian.py``
+                 translations of the test set; a second test set of software
+                 messages from Sphinx's and trytond's Spanish catalogues.
+                 -> ``debian.py``, ``django_po.py``, ``apertium.py``, ``gettext_test.py``
+* summarization: Debian ``Translation-en``: long description -> synopsis;
+                 and PyPI packages' Description (README) -> Summary, a second
+                 register with its own test split.
+                 -> ``debian.py``, ``pypi_fetch.py``, ``pypi_meta.py``
 * examples:      small upload files for the app's Train tab, drawn from the
                  built train splits.
 

@@ -44,6 +44,10 @@ from tools.build_data.debian import (
     summarization_records,
 )
 from tools.build_data.django_po import DJANGO_VERSION, django_pairs, fetch_django_wheel
+from tools.build_data.gettext_test import CLEANING, LICENCE_GETTEXT, SOURCES, fetch_catalogues, gettext_pairs
+from tools.build_data.pypi_meta import CLEANING as CLEANING_PYPI
+from tools.build_data.pypi_fetch import PACKAGES_FILE, select_records
+from tools.build_data.pypi_meta import LICENCE_PYPI, pypi_splits
 from tools.build_data.vader import VADER_VERSION, build_sentiment
 
 
@@ -102,6 +106,30 @@ def build_translation(out: Path, cache: Path, deb: dict) -> dict:
         "source": f"translation/test.jsonl + predictions of `apertium -u -f txt eng-spa` (Debian packages {_dpkg_versions(['apertium', 'apertium-eng-spa'])})",
         "licence": f"{LICENCE_DEBIAN}; predictions produced by Apertium (GPL-2.0+/GPL-3.0 tools and data)",
     }
+    entries.update(build_gettext_test(out, cache, train + val))
+    return entries
+
+
+def build_gettext_test(out: Path, cache: Path, trained: list[dict]) -> dict:
+    """The second test split (software messages from PyPI packages' Spanish catalogues) and Apertium's
+    translations of it, so that the adapter is also measured outside the register it was trained on."""
+    from finetune.peers import apertium_translate
+
+    catalogues, provenance = fetch_catalogues(cache)
+    rows = gettext_pairs(catalogues, [r["source"] for r in trained], SIZES["translation"]["test"])
+    per_origin = ", ".join(f"{sum(r['origin'] == o for r in rows)} from {o}" for o in sorted(catalogues))
+    _log(f"gettext test: {len(rows)} rows ({per_origin})")
+    rel = "translation/test_gettext.jsonl"
+    _write_jsonl(out / rel, [{"source": r["source"], "target": r["target"]} for r in rows])
+    entries = {rel: {"source": f"{provenance}; {per_origin}", "licence": LICENCE_GETTEXT, "cleaning": CLEANING}}
+    preds = apertium_translate([r["source"] for r in rows])
+    rel = "translation/test_gettext_apertium.jsonl"
+    _write_jsonl(out / rel, [{"source": r["source"], "target": r["target"], "prediction": p} for r, p in zip(rows, preds)])
+    entries[rel] = {
+        "source": f"translation/test_gettext.jsonl + predictions of `apertium -u -f txt eng-spa` (Debian packages "
+                  f"{_dpkg_versions(['apertium', 'apertium-eng-spa'])})",
+        "licence": f"{LICENCE_GETTEXT}; predictions produced by Apertium (GPL-2.0+/GPL-3.0 tools and data)",
+    }
     return entries
 
 
@@ -118,6 +146,27 @@ def build_summarization(out: Path, deb: dict) -> dict:
         rel = f"summarization/{name}.jsonl"
         _write_jsonl(out / rel, [{"text": r["text"], "summary": r["summary"]} for r in splits[name]])
         entries[rel] = {"source": src, "licence": LICENCE_DEBIAN}
+    return entries
+
+
+def build_summarization_pypi(out: Path, cache: Path, resample: bool = False) -> dict:
+    """A second summarization domain: PyPI packages' Description -> Summary (``pypi_meta.py``), with its
+    test split cut first and never trained on; rows whose summary or text is in the Debian files are out."""
+    debian = [r for name in ("train", "validation", "test") for r in read_jsonl(out / f"summarization/{name}.jsonl")]
+    pins = out / PACKAGES_FILE
+    records, selection = select_records(cache, pins, [r["summary"] for r in debian], [r["text"] for r in debian],
+                                        resample=resample)
+    sz = SIZES["summarization_pypi"]
+    splits = pypi_splits(records, sz["test"], sz["validation"], sz["train_max"])
+    _log("summarization (PyPI): " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()))
+    entries = {}
+    for name in ("train", "validation", "test"):
+        rel = f"summarization/{name}_pypi.jsonl"
+        _write_jsonl(out / rel, [{"text": r["text"], "summary": r["summary"]} for r in splits[name]])
+        entries[rel] = {"source": " ".join(selection) + f" Pinned in {PACKAGES_FILE} (sha256 {sha256_file(pins)}); "
+                                  "Description (README) -> Summary; split: sorted, shuffled with the seed, cut "
+                                  "test first (one row per package, so no package is shared between splits)",
+                        "licence": LICENCE_PYPI, "cleaning": CLEANING_PYPI}
     return entries
 
 
@@ -207,7 +256,7 @@ def build(out: Path = DEFAULT_OUT, only: str | None = None, cache: Path = DEFAUL
         elif t == "translation":
             entries = build_translation(out, cache, deb)
         elif t == "summarization":
-            entries = build_summarization(out, deb)
+            entries = {**build_summarization(out, deb), **build_summarization_pypi(out, cache)}
         else:
             entries = build_examples(out, examples)
             for name, meta in entries.items():
@@ -233,6 +282,8 @@ def build(out: Path = DEFAULT_OUT, only: str | None = None, cache: Path = DEFAUL
                 "django": f"Django=={DJANGO_VERSION} wheel from PyPI (pip download --no-deps --only-binary :all:)",
                 "debian": f"apt-get update -o Acquire::Languages=es,en; {DEBIAN_CODENAME} main i18n Translation-en/-es",
                 "apertium": "Debian packages apertium + apertium-eng-spa",
+                "pypi": "PyPI simple index + JSON API metadata of sampled packages (pinned in summarization/pypi_packages.txt)",
+                "gettext": " + ".join(f"{n}=={v}" for n, v, _ in SOURCES) + " wheels from PyPI (pip download --no-deps --only-binary :all:)",
             },
             "notes": "Paths in 'files' are relative to this directory; 'examples' are relative to assets/examples.",
         },

@@ -22,9 +22,11 @@ from typing import Iterable, Sequence
 SEED = 0
 
 SIZES = {
-    "sentiment": {"test": 1000, "validation": 300, "test_amazon_max": 1000},
+    "sentiment": {"test": 1000, "validation": 300, "test_amazon_max": 1000, "validation_amazon": 300,
+                  "test_news": 1000, "validation_news": 300},
     "translation": {"test": 300, "validation": 150, "train_max": 4000},
     "summarization": {"test": 300, "validation": 150, "train": 12600},
+    "summarization_pypi": {"test": 350, "validation": 150, "train_max": 6000},
     "examples": {"sentiment": 80, "translation": 60, "summarization": 40},
 }
 

@@ -1,9 +1,17 @@
 """Sentiment: human-rated snippets from the ``vaderSentiment`` sdist.
 
 ``additional_resources/hutto_ICWSM_2014.tar.gz`` inside the sdist holds
-``*_GroundTruth.txt`` files (``id<TAB>mean rating<TAB>text``).  Movie-review
-snippets become train/validation/test; Amazon-review snippets (minus any that
-also occur among the movie snippets) become ``test_amazon``.
+``*_GroundTruth.txt`` files (``id<TAB>mean rating<TAB>text``) from several
+domains.  Movie-review snippets become train/validation/test; Amazon-review
+snippets (minus any that also occur among the movie snippets) become
+``test_amazon`` and then ``validation_amazon``/``train_amazon``; NYT editorial
+snippets (minus any that occur in the other two domains) become
+``test_news``/``validation_news``/``train_news``.  Each domain is shuffled once
+and cut test-first, so a test split is fixed before anything is trained on, and
+the older files stay byte-identical as domains are added.
+
+``test_everyday`` is not from the corpus: short everyday sentences of the kind
+students type, written and labelled by us (``EVERYDAY``), for testing only.
 """
 
 from __future__ import annotations
@@ -96,31 +104,101 @@ def read_hutto_files(sdist: Path) -> dict[str, str]:
     return out
 
 
+# Short everyday sentences (school, food, weather, travel, friends, work) with the label we gave them:
+# a test of what students type, never trained or tuned on.
+EVERYDAY: tuple[tuple[str, str], ...] = (
+    ("The bus was late again and I missed class.", "negative"),
+    ("My grandma's soup always makes me feel better.", "positive"),
+    ("I failed my history exam even though I studied.", "negative"),
+    ("We won the football match on Saturday!", "positive"),
+    ("The soup was cold and far too salty.", "negative"),
+    ("The new teacher explains maths so clearly.", "positive"),
+    ("It rained all weekend and our trip was cancelled.", "negative"),
+    ("I finally passed my driving test.", "positive"),
+    ("My friend forgot my birthday and didn't even apologise.", "negative"),
+    ("The sunset at the beach was beautiful tonight.", "positive"),
+    ("The train was so crowded I had to stand for two hours.", "negative"),
+    ("My best friend surprised me with a birthday cake.", "positive"),
+    ("This homework is boring and takes forever.", "negative"),
+    ("The train was on time and I got a window seat.", "positive"),
+    ("My phone broke the day after I bought it.", "negative"),
+    ("This pizza is delicious.", "positive"),
+    ("The restaurant was dirty and the waiter was rude.", "negative"),
+    ("I love walking to school when the weather is this warm.", "positive"),
+    ("I lost my wallet on the way to work.", "negative"),
+    ("My boss thanked me for my hard work today.", "positive"),
+    ("Our flight was delayed for six hours and nobody told us why.", "negative"),
+    ("The hotel staff were so kind and helpful.", "positive"),
+    ("I'm so tired of my noisy neighbours.", "negative"),
+    ("We had a great time camping in the mountains.", "positive"),
+    ("My manager yelled at me in front of everyone.", "negative"),
+    ("I got full marks on my science project.", "positive"),
+    ("The exam was much harder than I expected, and I ran out of time.", "negative"),
+    ("The library is quiet and comfortable, perfect for studying.", "positive"),
+    ("I feel lonely since my best friend moved away.", "negative"),
+    ("My little brother made me laugh all evening.", "positive"),
+    ("The hotel room smelled bad and the shower didn't work.", "negative"),
+    ("The coffee at that café is wonderful.", "positive"),
+    ("Traffic was terrible and I was late for my interview.", "negative"),
+    ("It's sunny today, so we're having a picnic in the park.", "positive"),
+    ("The cafeteria food made me sick.", "negative"),
+    ("I'm really proud of how my presentation went.", "positive"),
+    ("It's freezing outside and my heater stopped working.", "negative"),
+    ("Our flight landed early and the trip was smooth.", "positive"),
+    ("Nobody came to my party.", "negative"),
+    ("My new job is interesting and my colleagues are friendly.", "positive"),
+)
+
+
+def _key(record: dict) -> tuple[str, str]:
+    """The order rows are sorted in before the seeded shuffle (``shuffled``), so input order never matters."""
+    return record["text"], record["label"]
+
+
+def split_domains(movie: list[dict], amazon: list[dict], news: list[dict]) -> dict[str, list[dict]]:
+    """Split name -> rows.  Each domain is de-duplicated against the domains before it (so no text is
+    in two domains), shuffled once, and cut test first, then validation, then train; the movie cut and
+    the first ``test_amazon_max`` Amazon rows are those the corpus had before Amazon and news training
+    rows were added."""
+    sz = SIZES["sentiment"]
+    movie = shuffled(movie, key=_key)
+    t, v = sz["test"], sz["test"] + sz["validation"]
+    splits = {"test": movie[:t], "validation": movie[t:v], "train": movie[v:]}
+    seen = {_norm_key(r["text"]) for r in movie}
+    amazon = shuffled([r for r in amazon if _norm_key(r["text"]) not in seen], key=_key)
+    seen |= {_norm_key(r["text"]) for r in amazon}
+    news = shuffled([r for r in news if _norm_key(r["text"]) not in seen], key=_key)
+    for domain, rows, t in (("amazon", amazon, sz["test_amazon_max"]), ("news", news, sz["test_news"])):
+        v = t + sz[f"validation_{domain}"]
+        splits.update({f"test_{domain}": rows[:t], f"validation_{domain}": rows[t:v], f"train_{domain}": rows[v:]})
+    return splits
+
+
+# The corpus file of each domain; a split's name ends in its domain ("test_news"), movies' have none.
+DOMAIN_MEMBERS = {"movies": "movieReviewSnippets_GroundTruth.txt", "amazon": "amazonReviewSnippets_GroundTruth.txt",
+                  "news": "nytEditorialSnippets_GroundTruth.txt"}
+
+
 def build_sentiment(out: Path, cache: Path) -> dict:
+    """Write every sentiment split (``split_domains``) and ``test_everyday``; return their MANIFEST entries."""
     sdist = fetch_vader_sdist(cache)
     files = read_hutto_files(sdist)
-    movie = sentiment_records(parse_rating_file(files["movieReviewSnippets_GroundTruth.txt"]))
-    amazon = sentiment_records(parse_rating_file(files["amazonReviewSnippets_GroundTruth.txt"]))
-    sz = SIZES["sentiment"]
-    movie = shuffled(movie, key=lambda r: (r["text"], r["label"]))
-    test, val, train = movie[: sz["test"]], movie[sz["test"]: sz["test"] + sz["validation"]], movie[sz["test"] + sz["validation"]:]
-    movie_keys = {_norm_key(r["text"]) for r in movie}
-    amazon = [r for r in amazon if _norm_key(r["text"]) not in movie_keys]
-    amazon = shuffled(amazon, key=lambda r: (r["text"], r["label"]))[: sz["test_amazon_max"]]
-
+    splits = split_domains(*(sentiment_records(parse_rating_file(files[m])) for m in DOMAIN_MEMBERS.values()))
     src_base = f"PyPI sdist vaderSentiment=={VADER_VERSION} (sha256 {sha256_file(sdist)}), additional_resources/hutto_ICWSM_2014.tar.gz"
+    label_rule = f"label = sign of mean rating, |rating| >= {FILTERS['sentiment']['min_abs_rating']}"
+    meta = {name: (f"{src_base} :: {DOMAIN_MEMBERS[name.partition('_')[2] or 'movies']}; {label_rule}", LICENCE_VADER)
+            for name in splits}
+    splits["test_everyday"] = [{"text": text, "label": label} for text, label in EVERYDAY]
+    meta["test_everyday"] = ("written and labelled by the LoRA Playground authors (tools/build_data/vader.py "
+                             "EVERYDAY): short everyday sentences, for testing only",
+                             "LoRA Playground (written for it)")
     entries = {}
-    for name, rows, member in [
-        ("train", train, "movieReviewSnippets_GroundTruth.txt"),
-        ("validation", val, "movieReviewSnippets_GroundTruth.txt"),
-        ("test", test, "movieReviewSnippets_GroundTruth.txt"),
-        ("test_amazon", amazon, "amazonReviewSnippets_GroundTruth.txt"),
-    ]:
+    for name, rows in splits.items():
         rel = f"sentiment/{name}.jsonl"
         _write_jsonl(out / rel, rows)
         entries[rel] = {
-            "source": f"{src_base} :: {member}; label = sign of mean rating, |rating| >= {FILTERS['sentiment']['min_abs_rating']}",
-            "licence": LICENCE_VADER,
+            "source": meta[name][0],
+            "licence": meta[name][1],
             "labels": {lab: sum(r["label"] == lab for r in rows) for lab in ("negative", "positive")},
         }
     return entries
