@@ -90,7 +90,8 @@ def open_tab(page, tab: str) -> None:
 def choose(page, elem_id: str, option: str) -> None:
     """Pick an option of a gr.Dropdown by its label."""
     page.locator(f"#{elem_id} input").click()
-    page.get_by_role("option", name=option, exact=True).click()
+    # the options of this dropdown: another's list, re-opened by a refresh of its choices, may show too
+    page.locator(f"#{elem_id}").get_by_role("option", name=option, exact=True).click()
     page.wait_for_function("([id, value]) => document.querySelector(`#${id} input`).value === value",
                            arg=[elem_id, option])
 
