@@ -39,6 +39,7 @@ test-all: test test-slow
 reproduce: install
 	$(PY) -m finetune reproduce
 	$(PY) -m finetune.persona_eval
+	$(PY) -m finetune results --readme README.md
 
 data: install-dev
 	$(PY) -m tools.build_data

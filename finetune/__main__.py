@@ -136,16 +136,21 @@ def main(argv: list[str] | None = None) -> int:
                        "stage from this folder instead of training the earlier ones again.")
     again.add_argument("--measure-only", action="store_true", help="Do not train: test the stored adapters on the "
                        "test sets their metadata lacks (added since) and rewrite the test results and the card.")
-    commands.add_parser("results", help="Print the shipped adapters' test results against their goals (markdown).")
+    table = commands.add_parser("results", help="Print the shipped adapters' test results against their goals "
+                                "(markdown).")
+    table.add_argument("--readme", type=Path, help="Instead, write the table into this README, over its old one.")
     compare = commands.add_parser("compare-methods", help="Train the Learn tab's six methods on MiniLM and score "
                                   "them on held-out reviews (assets/learn_results.json).")
     compare.add_argument("--base", help="Sentiment base model (default: the task's, minilm-l6).")
     compare.add_argument("--output", type=Path, help="Write the results as JSON here (default: print them).")
     args = parser.parse_args(argv)
     if args.command == "results":
-        from finetune.results import results_table
+        from finetune.results import results_table, write_into_readme
 
-        print(results_table())
+        if args.readme:
+            write_into_readme(args.readme)
+        else:
+            print(results_table())
         return 0
 
     quiet_libraries()

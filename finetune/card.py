@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from finetune.measurements import PERSONA_PREFIX, Measurement, measurements, significant
+from finetune.measurements import PERSONA_PREFIX, Measurement, measurements, significant, with_interval
 import finetune.catalogue  # noqa: F401  (the card's words, in every language)
 from models.messages import CATALOGUES, render
 
@@ -111,7 +111,7 @@ def _table(measurement: Measurement, language: str) -> list[str]:
     sides = [side for side in SIDES if side in measurement.scores]
     header = [render("card.metric", language)] + [
         measurement.peer or side if side == "peer" else render(f"card.side.{side}", language) for side in sides]
-    rows = [[metric_label(name, language)] + [significant(measurement.scores[side][name])
+    rows = [[metric_label(name, language)] + [with_interval(measurement, side, name)
                                               if name in measurement.scores[side] else "–" for side in sides]
             for name in measurement.metrics]
     source = f" (`{measurement.file}`)" if measurement.file else ""
@@ -136,7 +136,7 @@ def render_card(name: str, metadata: dict[str, Any], language: str,
         lines += [f"## {render('card.results', language)}", "", render("card.base_note", language), ""]
         for measurement in measured:
             lines += _table(measurement, language)
-    if any(measurement.unit == "questions" for measurement in measured):  # a persona: its sample replies
+    if any(measurement.unit == "prompts" for measurement in measured):  # a persona: sample replies
         samples = evaluation[name.removeprefix(PERSONA_PREFIX)].get("samples", [])
         lines += [f"### {render('card.samples', language)}", "",
                   *(f"- *{s['question']}* → {s['reply']}" for s in samples), ""]

@@ -123,7 +123,7 @@ EN = {
     "card.split.test": "test",
     "card.split.validation": "validation",
     "card.unit.rows": "rows",
-    "card.unit.questions": "factual questions",
+    "card.unit.prompts": "factual questions and ordinary requests",
     "card.set": "{set}, {rows} {unit}",
     "card.set_part": "{set}, {rows} of {total} {unit}",
     "card.side.base": "base",
@@ -155,6 +155,7 @@ EN = {
     "card.metric.style": "persona style",
     "card.metric.facts_kept": "facts kept",
     "card.metric.clean_stops": "clean stops",
+    "card.metric.refusals": "refusals",
 }
 
 VI = {
@@ -272,7 +273,7 @@ VI = {
     "card.split.test": "tập kiểm tra",
     "card.split.validation": "tập kiểm định",
     "card.unit.rows": "dòng",
-    "card.unit.questions": "câu hỏi kiến thức",
+    "card.unit.prompts": "câu hỏi kiến thức và yêu cầu thường ngày",
     "card.set": "{set}, {rows} {unit}",
     "card.set_part": "{set}, {rows} trên {total} {unit}",
     "card.side.base": "gốc",
@@ -304,6 +305,7 @@ VI = {
     "card.metric.style": "đúng phong cách nhân vật",
     "card.metric.facts_kept": "giữ kiến thức",
     "card.metric.clean_stops": "kết thúc gọn",
+    "card.metric.refusals": "từ chối trả lời",
 }
 
 add_catalogue({"en": EN, "vi": VI})

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from finetune.methods import wilson_interval
 from models.adapters import SHIPPED_DIR
 
 PERSONA_RESULTS = "persona_eval.json"
@@ -44,13 +45,29 @@ class Measurement:
     peer: str = field(default="", metadata={"help": "The name of the peer that needs no training (VADER)."})
     of_rows: int | None = field(default=None, metadata={
         "help": "validation: the rows the set had, when only the first `rows` were measured (eval_limit)."})
-    unit: str = field(default="rows", metadata={"help": "What one example is: rows, or questions for personas."})
+    unit: str = field(default="rows", metadata={"help": "What one example is: rows, or prompts (questions and requests) for personas."})
+    intervals: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict, metadata={
+        "help": "side -> metric -> 95% Wilson interval, for the scores that are a share (accuracy; a persona's "
+                "style, facts kept and refusals)."})
 
     @property
     def metrics(self) -> list[str]:
         """The adapter's metrics, the headline ones first."""
         rest = [name for name in self.scores.get("adapter", {}) if name not in self.headline]
         return [name for name in self.headline if name in self.scores.get("adapter", {})] + rest
+
+
+def share_intervals(shares: dict[str, dict[str, tuple[float, int]]]) -> dict[str, dict[str, tuple[float, float]]]:
+    """side -> metric -> the 95% Wilson interval of a share (value, out of how many)."""
+    return {side: {metric: wilson_interval(round(value * total), total) for metric, (value, total) in metrics.items()
+                   if total} for side, metrics in shares.items()}
+
+
+def with_interval(measurement: Measurement, side: str, metric: str) -> str:
+    """A score as every place writes it: "0.865 (0.842–0.885)" where it has an interval."""
+    value = significant(measurement.scores[side][metric])
+    interval = measurement.intervals.get(side, {}).get(metric)
+    return f"{value} ({significant(interval[0])}–{significant(interval[1])})" if interval else value
 
 
 def _scores(values: Any) -> dict[str, float]:
@@ -75,27 +92,37 @@ def _tests(metadata: dict[str, Any], headline: tuple[str, ...]) -> list[Measurem
     found = []
     for name, test in tests.items() if isinstance(tests, dict) else ():
         if isinstance(test, dict) and _scores(test.get("adapter")):
-            peer = test.get("peer")
-            found.append(Measurement("test", _count(test["adapter"]), _sides(test), headline, name=str(name),
-                                     file=str(test.get("file", "")),
-                                     peer=str(peer.get("name", "")) if isinstance(peer, dict) else ""))
+            peer, rows, sides = test.get("peer"), _count(test["adapter"]), _sides(test)
+            intervals = share_intervals({side: {"accuracy": (scores["accuracy"], rows or 0)}
+                                         for side, scores in sides.items() if "accuracy" in scores})
+            found.append(Measurement("test", rows, sides, headline, name=str(name), file=str(test.get("file", "")),
+                                     peer=str(peer.get("name", "")) if isinstance(peer, dict) else "",
+                                     intervals=intervals))
     return found
 
 
 def _persona(name: str, evaluation: dict[str, Any] | None) -> list[Measurement]:
     """The persona evaluation of a persona adapter: the share of replies in the persona's style (the
-    base's share is of its own replies put in this persona's style), facts kept, clean stops."""
+    base's share is of its own replies put in this persona's style), facts kept, refusals, clean stops;
+    each share with its 95% interval over the replies (facts kept: over the questions the base got right)."""
     persona = name.removeprefix(PERSONA_PREFIX)
     figures = (evaluation or {}).get(persona) if name.startswith(PERSONA_PREFIX) and persona != "base" else None
     if not isinstance(figures, dict):
         return []
-    questions, base = evaluation["questions"], evaluation["base"]
-    scores = {"base": {"style": base["style_counts"][persona] / questions, "facts_kept": 1.0,
-                       "clean_stops": base["clean_stops"]},
-              "adapter": {"style": figures["style_accuracy"], "facts_kept": figures["facts_retained"],
-                          "clean_stops": figures["clean_stops"]}}
-    return [Measurement("test", questions, scores, ("style", "facts_kept"), file=evaluation.get("question_file", ""),
-                        unit="questions")]
+    base, base_correct = evaluation["base"], evaluation["base_correct"]
+    replies = evaluation["questions"] + evaluation["requests"]
+    shares = {"base": {"style": (base["style_counts"][persona] / replies, replies),
+                       "refusals": (base["refusals"], replies)},
+              "adapter": {"style": (figures["style_accuracy"], replies),
+                          "facts_kept": (figures["facts_retained"], base_correct),
+                          "refusals": (figures["refusals"], replies)}}
+    scores = {side: {metric: value for metric, (value, _) in metrics.items()} for side, metrics in shares.items()}
+    scores["base"]["facts_kept"] = 1.0  # by definition: facts kept counts the questions the base got right
+    for side, figured in (("base", base), ("adapter", figures)):
+        scores[side]["clean_stops"] = figured["clean_stops"]
+    files = " + ".join(evaluation[key] for key in ("question_file", "request_file") if key in evaluation)
+    return [Measurement("test", replies, scores, ("style", "facts_kept"), file=files, unit="prompts",
+                        intervals=share_intervals(shares))]
 
 
 def _validation(metadata: dict[str, Any], headline: tuple[str, ...]) -> list[Measurement]:

@@ -1,13 +1,18 @@
 """Do the persona adapters change the style and keep the facts?
 
-`python -m finetune.persona_eval` asks the bare chat model and each persona adapter the 40
-held-out factual questions (`--questions validation`: 60 other ones, for choosing training
-settings without looking at the test questions), then measures:
+`python -m finetune.persona_eval` asks the bare chat model and each persona adapter the held-out
+factual questions and ordinary requests ("Give me a tip for learning a language"; `--questions
+validation`: other ones, for choosing training settings without looking at the test set), then measures:
 - style: a small classifier (character n-grams + logistic regression) trained on human-written
   held-out replies of each persona and on the base model's own replies to other prompts; the
-  share of an adapter's replies it assigns to that adapter's persona;
+  share of an adapter's replies (to questions and requests) it assigns to that adapter's persona;
 - facts: of the questions the base answers correctly, the share each persona still answers correctly;
-- clean stops: the share of replies that end with the end-of-turn token, not the length cap.
+- refusals: the share of replies, to questions and requests alike, that decline to answer;
+- clean stops: the share of answers to the factual questions that end with the end-of-turn token, not
+  the length cap (advice may run past it and still be a good answer).
+Each share is stored with the counts it is a share of, so that every place that shows it gives its 95%
+interval (`finetune.measurements`): the Wilson interval, not a bootstrap, because the bootstrap of a share
+that is never or always hit collapses to a point (no refusal in 172 replies would read "0 to 0").
 """
 
 from __future__ import annotations
@@ -30,6 +35,13 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "assets" / "data" / "chat"
 PERSONAS = ("sarcastic", "cheerful", "professional")
 RESULT_FILE = SHIPPED_DIR / "persona_eval.json"
 QUESTION_FILES = {"test": DATA_DIR / "factual_test.jsonl", "validation": DATA_DIR / "factual_validation.jsonl"}
+REQUEST_FILES = {"test": DATA_DIR / "requests_test.jsonl", "validation": DATA_DIR / "requests_validation.jsonl"}
+# A reply that declines: "I can't help with that", "I cannot provide ...", "No, I won't help", "Hard pass",
+# "I'm sorry, but ...", "As an AI ..." (the personas' trained refusals of harmful requests, and SmolLM2's own).
+REFUSAL = re.compile(r"\b(?:I can(?:'|’|no)t|I can not|I won(?:'|’)t|I will not|I(?:'|’)m (?:not able|unable) to|"
+                     r"I am (?:not able|unable) to)\s+(?:help(?! but)|assist|provide|answer|give|write|share|create|"
+                     r"make|offer|recommend|suggest|tell|do that)\b|\bI(?:'|’)m sorry,? but\b|\bAs an AI\b|"
+                     r"\bHard pass\b", re.IGNORECASE)
 
 
 def style_classifier(holdout: list[dict[str, str]], base_replies: list[str]) -> Any:
@@ -51,13 +63,17 @@ def is_correct(reply: str, answers: list[str]) -> bool:
                for answer in answers)
 
 
-def evaluate_personas(adapter_dir: Path = SHIPPED_DIR, batch_size: int = 8,
-                      questions_file: Path = QUESTION_FILES["test"]) -> dict[str, Any]:
+def is_refusal(reply: str) -> bool:
+    """Whether the reply declines to answer (an ordinary question should never be declined)."""
+    return bool(REFUSAL.search(reply))
+
+
+def evaluate_personas(adapter_dir: Path = SHIPPED_DIR, batch_size: int = 16, split: str = "test") -> dict[str, Any]:
     loaded = load_base(DEFAULT_BASE["chat"])
     names = {BASE: BASE}
     for persona in PERSONAS:
         names[persona] = attach(loaded, read_adapter(adapter_dir / f"chat-{persona}"))
-    questions = read_jsonl(questions_file)
+    questions, requests = read_jsonl(QUESTION_FILES[split]), read_jsonl(REQUEST_FILES[split])
     style_prompts = [r["prompt"] for r in read_jsonl(DATA_DIR / "sarcastic.jsonl")[:40]]
 
     def ask(prompts: list[str], who: str) -> list[tuple[str, bool]]:
@@ -71,20 +87,29 @@ def evaluate_personas(adapter_dir: Path = SHIPPED_DIR, batch_size: int = 8,
 
     classifier = style_classifier(read_jsonl(DATA_DIR / "style_holdout.jsonl"),
                                   [text for text, _ in ask(style_prompts, BASE)])
-    answers = {who: ask([q["question"] for q in questions], who) for who in names}
+    prompts = [q["question"] for q in questions] + [r["question"] for r in requests]
+    answers = {who: ask(prompts, who) for who in names}
     base_correct = [i for i, q in enumerate(questions) if is_correct(answers[BASE][i][0], q["answers"])]
-    results: dict[str, Any] = {"questions": len(questions), "question_file": questions_file.name,
+    results: dict[str, Any] = {"questions": len(questions), "question_file": QUESTION_FILES[split].name,
+                               "requests": len(requests), "request_file": REQUEST_FILES[split].name,
                                "base_correct": len(base_correct)}
     for who, replies in answers.items():
         label = "base" if who == BASE else who
-        predicted = classifier.predict([text for text, _ in replies])
+        texts = [text for text, _ in replies]
+        predicted = classifier.predict(texts)
+        kept = sum(is_correct(texts[i], questions[i]["answers"]) for i in base_correct)
+        refused = [{"question": prompt, "reply": text} for prompt, text in zip(prompts, texts, strict=True)
+                   if is_refusal(text)]
         results[label] = {
+            "replies": len(texts),
             "style_accuracy": float((predicted == label).mean()),
             "style_counts": {k: int((predicted == k).sum()) for k in ["base", *PERSONAS]},
-            "facts_retained": sum(is_correct(replies[i][0], questions[i]["answers"]) for i in base_correct)
-            / max(1, len(base_correct)),
-            "clean_stops": sum(stopped for _, stopped in replies) / len(replies),
-            "samples": [{"question": questions[i]["question"], "reply": replies[i][0]} for i in range(3)],
+            "facts_kept": kept,
+            "facts_retained": kept / max(1, len(base_correct)),
+            "refusals": len(refused) / len(texts),
+            "refused": refused,
+            "clean_stops": sum(stopped for _, stopped in replies[:len(questions)]) / len(questions),
+            "samples": [{"question": prompts[i], "reply": texts[i]} for i in (0, 1, 2, len(questions))],
         }
     return results
 
@@ -109,15 +134,17 @@ def main() -> None:
     if args.cards_only:
         add_to_model_cards(args.adapters, json.loads((args.adapters / RESULT_FILE.name).read_text()))
         return
-    results = evaluate_personas(args.adapters, questions_file=QUESTION_FILES[args.questions])
+    results = evaluate_personas(args.adapters, split=args.questions)
     if args.questions == "test":
         (args.adapters / RESULT_FILE.name).write_text(json.dumps(results, indent=2, ensure_ascii=False))
         add_to_model_cards(args.adapters, results)
-    print(f"base answers {results['base_correct']}/{results['questions']} factual questions correctly")
-    print(f"{'model':14} {'style acc':>9} {'facts kept':>10} {'clean stops':>11}")
+    print(f"base answers {results['base_correct']}/{results['questions']} factual questions correctly; "
+          f"{results['requests']} ordinary requests")
+    print(f"{'model':14} {'style acc':>9} {'facts kept':>10} {'refusals':>9} {'clean stops':>11}")
     for who in ("base", *PERSONAS):
         r = results[who]
-        print(f"{who:14} {r['style_accuracy']:9.2f} {r['facts_retained']:10.2f} {r['clean_stops']:11.2f}")
+        print(f"{who:14} {r['style_accuracy']:9.2f} {r['facts_retained']:10.2f} {r['refusals']:9.3f} "
+              f"{r['clean_stops']:11.2f}  refused: {[refused['question'] for refused in r['refused']]}")
 
 
 if __name__ == "__main__":

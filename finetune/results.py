@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from finetune.card import metric_label, set_label
-from finetune.measurements import Measurement, measurements, persona_results, significant
-from finetune.methods import bootstrap_difference, wilson_interval
+from finetune.measurements import Measurement, measurements, persona_results, significant, with_interval
+from finetune.methods import ROOT, bootstrap_difference
 from models.adapters import METADATA_FILE, SHIPPED_DIR
 from models.tasks import get_task
 
@@ -69,30 +69,23 @@ GOALS = [
     QualityGoal("summarization-debian", "debian", "rougeL", over_peer=10.0),
     QualityGoal("summarization-debian", "pypi", "rougeL", over_peer=10.0),  # issue 26: PyPI READMEs
 ]
+PERSONA_STYLE = 0.5  # issue 26: each goal holds at the pessimistic end of its 95% interval
 PERSONA_FACTS_KEPT = 0.8
+PERSONA_REFUSALS = 0.05
 PERSONAS = ("sarcastic", "cheerful", "professional")
-
-
-def _score(value: float, metric: str, rows: int | None) -> str:
-    """A score as the cards write it; an accuracy (a share of `rows` rows) with its 95% Wilson interval."""
-    if metric != "accuracy" or not rows:
-        return significant(value)
-    low, high = wilson_interval(round(value * rows), rows)
-    return f"{significant(value)} ({significant(low)}–{significant(high)})"
 
 
 def _row(adapter: str, measurement: Measurement, metrics: list[str], goal: str, result: str) -> str:
     """One line of the table: the set as the cards label it, and each side's scores as they write them."""
     def side(name: str) -> str:
         values = measurement.scores.get(name, {})
-        return " / ".join(_score(values[metric], metric, measurement.rows) for metric in metrics if metric in values)
+        return " / ".join(with_interval(measurement, name, metric) for metric in metrics if metric in values)
 
     peer = f"{side('peer')} {measurement.peer}".strip()
     return (f"| {adapter} | {set_label(measurement, 'en')} | {' / '.join(metric_label(m, 'en') for m in metrics)} | "
             f"{side('base')} | **{side('adapter')}** | {peer} | {goal} | {result} |")
 
 
-ROOT = Path(__file__).resolve().parent.parent
 ROW_MEAN_METRICS = ("accuracy", "rouge1", "rouge2", "rougeL")  # a corpus score that is the mean of row scores
 
 
@@ -136,25 +129,39 @@ def task_rows(adapters: Path) -> list[str]:
     return rows
 
 
+def persona_misses(measurement: Measurement) -> list[str]:
+    """The persona goals a measurement misses, each judged at the pessimistic end of its 95% interval:
+    style above 0.5 and facts kept at least 0.8 at their lower ends, refusals at most 5% at the upper end,
+    and every factual answer stopping by itself."""
+    scores, intervals = measurement.scores["adapter"], measurement.intervals.get("adapter", {})
+
+    def low(metric: str) -> float:
+        return intervals[metric][0]
+
+    checks = [(f"style {significant(low('style'))} ≤ {PERSONA_STYLE} at the low end", low("style") <= PERSONA_STYLE),
+              (f"facts kept {significant(low('facts_kept'))} < {PERSONA_FACTS_KEPT} at the low end",
+               low("facts_kept") < PERSONA_FACTS_KEPT),
+              (f"refusals {significant(intervals['refusals'][1])} > {PERSONA_REFUSALS} at the high end",
+               intervals["refusals"][1] > PERSONA_REFUSALS),
+              (f"clean stops {significant(scores['clean_stops'])} < 1", scores["clean_stops"] < 1)]
+    return [miss for miss, missed in checks if missed]
+
+
 def persona_rows(adapters: Path) -> list[str]:
-    """Style, facts kept and clean stops per persona (goal: distinct style, ≥ 80% facts, all stop)."""
+    """Style, facts kept, refusals and clean stops per persona, with their intervals and goals."""
     results = persona_results(adapters)
     if results is None:
         return ["| chat personas | | | | | | | not evaluated (`python -m finetune.persona_eval`) |"]
     rows = []
     for persona in PERSONAS:
         name = f"chat-{persona}"
-        found = [m for m in measurements(name, {}, results) if m.unit == "questions"]
+        found = [m for m in measurements(name, {}, results) if m.unit == "prompts"]
         if not found:
             continue
-        r = found[0].scores["adapter"]
-        misses = [miss for miss, missed in (
-            (f"facts kept {significant(r['facts_kept'])} < {PERSONA_FACTS_KEPT}", r["facts_kept"] < PERSONA_FACTS_KEPT),
-            (f"clean stops {significant(r['clean_stops'])} < 1", r["clean_stops"] < 1),
-            (f"style {significant(r['style'])} ≤ 0.5", r["style"] <= 0.5)) if missed]
-        rows.append(_row(name, found[0], ["style", "facts_kept", "clean_stops"],
-                         f"style > 0.5, facts ≥ {PERSONA_FACTS_KEPT}, stops = 1",
-                         "met" if not misses else "MISSED: " + "; ".join(misses)))
+        misses = persona_misses(found[0])
+        rows.append(_row(name, found[0], ["style", "facts_kept", "refusals", "clean_stops"],
+                         f"at 95%: style > {PERSONA_STYLE}, facts ≥ {PERSONA_FACTS_KEPT}, refusals ≤ "
+                         f"{PERSONA_REFUSALS:.0%}; stops = 1", "met" if not misses else "MISSED: " + "; ".join(misses)))
     return rows
 
 
@@ -162,3 +169,13 @@ def results_table(adapters: Path = SHIPPED_DIR) -> str:
     header = ["| adapter | set | metric | base | adapter | peer | goal | result |",
               "|---|---|---|---|---|---|---|---|"]
     return "\n".join(header + task_rows(adapters) + persona_rows(adapters))
+
+
+def write_into_readme(readme: Path, adapters: Path = SHIPPED_DIR) -> None:
+    """Put the current table in place of the README's old one (its lines from the header row to the
+    first line that is not a table row), so that a retrained adapter's numbers reach the README."""
+    lines = readme.read_text(encoding="utf-8").split("\n")
+    header = results_table(adapters).split("\n", 1)[0]
+    start = lines.index(header)
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+    readme.write_text("\n".join(lines[:start] + results_table(adapters).split("\n") + lines[end:]), encoding="utf-8")

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import make_adapter
 from finetune.card import render_card
-from finetune.measurements import measurements, persona_results, significant
+from finetune.measurements import measurements, persona_results, significant, with_interval
 from models.adapters import list_adapters, workspace_dir
 
 METADATA = {  # what a training run and `reproduce` store (abridged)
@@ -43,7 +43,9 @@ def test_a_card_labels_every_number_with_its_set_and_size():
     assert "- **Training:** 825 steps · 0:06:15 on cpu · learning rate 0.001, batch size 32, epochs 3" in card
     test, validation = card.index("### test · movies, 1,000 rows"), card.index("### validation, 150 of 300 rows")
     assert test < validation  # the held-out set first
-    assert "| metric | base | adapter | VADER |" in card and "| accuracy | 0.658 | 0.879 | 0.643 |" in card
+    # an accuracy with its 95% Wilson interval over the set's 1,000 rows
+    assert "| metric | base | adapter | VADER |" in card
+    assert "| accuracy | 0.658 (0.628–0.687) | 0.879 (0.857–0.898) | 0.643 (0.613–0.672) |" in card
     assert "| macro-F1 | – | 0.879 | – |" in card  # measured for the adapter only
     assert "| accuracy | 0.680 | 0.873 |" in card[validation:]
 
@@ -52,7 +54,8 @@ def test_a_card_speaks_vietnamese():
     card = render_card("reviews", METADATA, "vi")
     assert "### tập kiểm tra · movies, 1.000 dòng" in card and "### tập kiểm định, 150 trên 300 dòng" in card
     assert "- **Dữ liệu:** 8.770 dòng huấn luyện + 300 dòng kiểm định" in card
-    assert "| chỉ số | gốc | adapter | VADER |" in card and "| độ chính xác | 0.658 | 0.879 | 0.643 |" in card
+    assert "| chỉ số | gốc | adapter | VADER |" in card
+    assert "| độ chính xác | 0.658 (0.628–0.687) | 0.879 (0.857–0.898) | 0.643 (0.613–0.672) |" in card
 
 
 @pytest.mark.parametrize("language, words", [("en", "No training details or measurements"),
@@ -107,8 +110,8 @@ def test_the_readme_the_command_and_the_cards_show_the_same_numbers(capsys):
             for measured in measurements(info.name, info.metadata, evaluation):
                 for metric in measured.metrics:
                     cells = _card_row(card, set_label(measured, language), metric_label(metric, language))
-                    assert cells[:2] == [significant(measured.scores["base"][metric]),
-                                         significant(measured.scores["adapter"][metric])]
+                    assert cells[:2] == [with_interval(measured, "base", metric),
+                                         with_interval(measured, "adapter", metric)]
                     checked += 1
         first = measurements(info.name, info.metadata, evaluation)[0]
         row = frame[frame["name"].str.endswith(info.name)].iloc[0]
@@ -121,17 +124,17 @@ def test_the_readme_the_command_and_the_cards_show_the_same_numbers(capsys):
             assert f"| {goal.adapter} | test · {goal.test} |" in table and "not measured" in table
             continue
         line = next(r for r in table.splitlines() if r.startswith(f"| {goal.adapter} | {set_label(test, 'en')} |"))
-        base, adapter, peer = (significant(test.scores[side][goal.metric]) for side in ("base", "adapter", "peer"))
-        cells = [cell.strip() for cell in line.split("|")[4:7]]  # an accuracy's cell adds its interval
-        assert [cell.strip("*").split(" ")[0] for cell in cells] == [base, adapter, peer]
-        assert cells[1].startswith("**") and cells[2].endswith(f" {test.peer}")
+        base, adapter, peer = (with_interval(test, side, goal.metric) for side in ("base", "adapter", "peer"))
+        cells = [cell.strip() for cell in line.split("|")[4:7]]  # an accuracy's cell has its interval
+        assert cells == [base, f"**{adapter}**", f"{peer} {test.peer}"]
         assert _card_row(tab_card(shipped[goal.adapter], "en"), set_label(test, "en"),
                          metric_label(goal.metric, "en")) == [base, adapter, peer]
     for persona in ("sarcastic", "cheerful", "professional"):
-        figures = evaluation[persona]
+        persona_test = measurements(f"chat-{persona}", {}, evaluation)[0]
         line = next(r for r in table.splitlines() if r.startswith(f"| chat-{persona} |"))
-        assert (f"**{significant(figures['style_accuracy'])} / {significant(figures['facts_retained'])} / "
-                f"{significant(figures['clean_stops'])}**") in line
+        figures = [with_interval(persona_test, "adapter", metric)
+                   for metric in ("style", "facts_kept", "refusals", "clean_stops")]
+        assert f"**{' / '.join(figures)}**" in line and "(" in figures[0]
     assert checked > 30
 
 

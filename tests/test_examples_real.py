@@ -12,7 +12,7 @@ import pytest
 
 import test_real_models
 from finetune.data import read_jsonl
-from finetune.persona_eval import DATA_DIR, PERSONAS, is_correct, style_classifier
+from finetune.persona_eval import DATA_DIR, PERSONAS, is_correct, is_refusal, style_classifier
 from models.generation import chat_replies
 from models.inference import ChatTurn, chat_streams, classify, final_texts, generation_streams
 from models.loading import load_base
@@ -25,8 +25,6 @@ _user_cache = test_real_models._user_cache  # the caller's model cache for this 
 
 # The least an adapter's score must beat the base's by, in points (chrF, ROUGE-L from 0 to 100).
 MARGIN = 10.0
-# What a reply that declines to answer says (SmolLM2's own refusals, and the cheerful persona's).
-REFUSALS = ("I can't", "I cannot", "I'm sorry", "I am sorry", "I'm not able", "I don't have", "As an AI")
 STYLE_PROMPTS = 40  # base replies the style classifier learns the base's style from, as in persona_eval
 
 
@@ -81,6 +79,6 @@ def test_each_persona_keeps_the_fact_in_its_own_style():
             reply, style = replies[len(whos) * i + j], styles[len(whos) * i + j]
             print(f"\n{who or 'base'} ({style}) | {example.input} → {reply[:100]!r}")
             assert is_correct(reply, [example.fact]), (who, example.input, reply)
-            assert not any(refusal.lower() in reply.lower() for refusal in REFUSALS), (who, example.input, reply)
+            assert not is_refusal(reply), (who, example.input, reply)
             if who:
                 assert style == who.removeprefix("chat-"), (who, example.input, reply)

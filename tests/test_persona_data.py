@@ -47,11 +47,6 @@ def persona_data() -> dict[str, list[dict]]:
 
 
 @pytest.fixture(scope="module")
-def factual_test() -> list[dict]:
-    return read_jsonl(CHAT / "factual_test.jsonl")
-
-
-@pytest.fixture(scope="module")
 def holdout() -> list[dict]:
     return read_jsonl(CHAT / "style_holdout.jsonl")
 
@@ -110,8 +105,9 @@ def test_shared_prompts_get_different_responses(persona_data):
         assert len(responses) == 3, prompt
 
 
-@pytest.mark.parametrize("name, size", [("factual_test", 40), ("factual_validation", 60)])
+@pytest.mark.parametrize("name, size", [("factual_test", 132), ("factual_validation", 120)])
 def test_factual_question_sets(name, size):
+    """At least 120 held-out questions (issue 26), so that facts kept has a usable interval."""
     records = read_jsonl(CHAT / f"{name}.jsonl")
     assert len(records) == size
     assert len({_norm(r["question"]) for r in records}) == size
@@ -119,18 +115,42 @@ def test_factual_question_sets(name, size):
         assert set(r) == {"question", "answers"}, r
         assert r["question"].strip().endswith("?")
         assert r["answers"] and all(isinstance(a, str) and a.strip() for a in r["answers"]), r
+        # an answer that the question already says would be "kept" by any reply that repeats the question
+        assert not any(_norm(a) in _norm(r["question"]).replace("?", "").split() for a in r["answers"]), r
 
 
-def test_factual_questions_are_held_out(persona_data, factual_test):
-    """The test questions are in neither the training data nor the validation questions that chose
-    the training settings, and the validation questions are not trained on either."""
-    test = {_norm(r["question"]) for r in factual_test}
-    validation = {_norm(r["question"]) for r in read_jsonl(CHAT / "factual_validation.jsonl")}
+@pytest.mark.parametrize("name, size", [("requests_test", 40), ("requests_validation", 30)])
+def test_ordinary_request_sets(name, size):
+    """Harmless everyday requests, on which a refusal is always wrong."""
+    records = read_jsonl(CHAT / f"{name}.jsonl")
+    assert len(records) == size and len({_norm(r["question"]) for r in records}) == size
+    assert all(set(r) == {"question"} and r["question"].strip() for r in records)
+
+
+def test_held_out_prompts_are_never_trained_on(persona_data):
+    """The test questions and requests are in neither the training data nor the validation sets that
+    chose the training settings, and the validation sets are not trained on either."""
+    def prompts(name: str) -> set[str]:
+        return {_norm(r["question"]) for r in read_jsonl(CHAT / f"{name}.jsonl")}
+
+    test, validation = prompts("factual_test") | prompts("requests_test"), \
+        prompts("factual_validation") | prompts("requests_validation")
     assert not test & validation
     for persona, records in persona_data.items():
-        prompts = {_norm(r["prompt"]) for r in records}
-        assert not test & prompts, persona
-        assert not validation & prompts, persona
+        trained = {_norm(r["prompt"]) for r in records}
+        assert not test & trained, persona
+        assert not validation & trained, persona
+
+
+def test_a_refusal_is_told_from_an_answer():
+    from finetune.persona_eval import is_refusal
+
+    for declined in ("I can't help with that one, but I know breakups are hard!", "Ah yes. No, I won't help with that.",
+                     "I cannot provide instructions for that.", "I'm sorry, but I cannot do that.", "Hard pass."):
+        assert is_refusal(declined), declined
+    for answered in ("I can't help but smile! Practise ten minutes a day!", "I can't wait to help! Try flashcards.",
+                     "I'm sorry to hear that! Here is a tip: rest.", "The capital of France is Paris."):
+        assert not is_refusal(answered), answered
 
 
 def test_cheerful_is_exclamatory_professional_is_not(persona_data):

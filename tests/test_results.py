@@ -26,18 +26,37 @@ def test_table_reads_stored_scores_and_flags_misses(tmp_path):
     _store(tmp_path, "translation-en-es", "debian", 46.0, 66.2, 55.7, "chrf")
     _store(tmp_path, "summarization-debian", "debian", 24.9, 35.7, 29.2, "rougeL")
     (tmp_path / "persona_eval.json").write_text(json.dumps({
-        "questions": 40, "base_correct": 20,
-        "base": {"style_accuracy": 0.9, "style_counts": {"sarcastic": 2}, "clean_stops": 1.0},
-        "sarcastic": {"style_accuracy": 0.8, "facts_retained": 0.75, "clean_stops": 1.0}}))
+        "questions": 30, "requests": 10, "base_correct": 20,
+        "base": {"style_accuracy": 0.9, "style_counts": {"sarcastic": 2}, "refusals": 0.05, "clean_stops": 1.0},
+        "sarcastic": {"style_accuracy": 0.8, "facts_retained": 0.75, "refusals": 0.0, "clean_stops": 1.0}}))
     table = results_table(tmp_path).splitlines()
     assert any(r.startswith("| translation-en-es | test · debian, 300 rows | chrF | 46.0 | **66.2** | 55.7 P |")
                and r.endswith("| met |") for r in table)
     assert any(r.startswith("| summarization-debian") and "MISSED: 3.5 short of peer + 10" in r for r in table)
     assert any(r.startswith("| sentiment-movies") and "not trained" in r for r in table)
-    # the base's style is the share of its replies in this persona's style (2 of 40), as on the card
-    assert any(r.startswith("| chat-sarcastic | test, 40 factual questions | persona style / facts kept / clean stops"
-                            " | 0.0500 / 1.00 / 1.00 | **0.800 / 0.750 / 1.00** |")
-               and "MISSED: facts kept 0.750 < 0.8" in r for r in table)
+    # the base's style is the share of its replies in this persona's style (2 of 40), as on the card; each
+    # share has its 95% Wilson interval, and a goal is judged at the interval's pessimistic end: 0 refusals
+    # of 40 replies may still be up to 8.8%
+    sarcastic = next(r for r in table if r.startswith("| chat-sarcastic |"))
+    assert sarcastic.startswith(
+        "| chat-sarcastic | test, 40 factual questions and ordinary requests | persona style / facts kept / refusals / "
+        "clean stops | 0.0500 (0.0138–0.165) / 1.00 / 0.0500 (0.0138–0.165) / 1.00 | "
+        "**0.800 (0.652–0.895) / 0.750 (0.531–0.888) / 0 (0–0.0876) / 1.00** |")
+    assert sarcastic.endswith("| MISSED: facts kept 0.531 < 0.8 at the low end; refusals 0.0876 > 0.05 at the high end |")
+
+
+def test_persona_goals_hold_at_the_pessimistic_end(tmp_path):
+    """A persona that keeps 110 of 120 facts (0.917, lower end 0.855), styles 150 of 172 replies and
+    declines none meets every goal; 100 of 120 facts (0.833) is above 0.8 but its lower end is not."""
+    def stored(kept: int) -> dict:
+        return {"questions": 132, "requests": 40, "base_correct": 120,
+                "base": {"style_counts": {"cheerful": 5}, "refusals": 0.01, "clean_stops": 0.7},
+                "cheerful": {"style_accuracy": 150 / 172, "facts_retained": kept / 120, "refusals": 0.0,
+                             "clean_stops": 1.0}}
+
+    for kept, result in ((110, "| met |"), (100, "| MISSED: facts kept 0.757 < 0.8 at the low end |")):
+        (tmp_path / "persona_eval.json").write_text(json.dumps(stored(kept)))
+        assert next(r for r in results_table(tmp_path).splitlines() if "chat-cheerful" in r).endswith(result)
 
 
 def test_an_accuracy_shows_its_interval_and_a_set_without_a_goal_is_reported(tmp_path):
@@ -68,15 +87,18 @@ def test_persona_figures_are_written_into_the_model_card(tmp_path):
         "name": "chat-cheerful", "task": "chat", "base_model": "smollm2-135m-instruct", "steps": 66,
         "metrics": {"base": {"perplexity": 18.03, "examples": 19}, "adapter": {"perplexity": 7.3705, "examples": 19}}}))
     (folder / "README.md").write_text("# chat-cheerful\n\nAn old card.\n")
-    results = {"questions": 40, "base_correct": 29, "question_file": "factual_test.jsonl",
-               "base": {"style_counts": {"cheerful": 2}, "clean_stops": 0.72},
-               "cheerful": {"style_accuracy": 0.93, "facts_retained": 0.79, "clean_stops": 1.0,
+    results = {"questions": 30, "requests": 10, "base_correct": 29, "question_file": "factual_test.jsonl",
+               "request_file": "requests_test.jsonl",
+               "base": {"style_counts": {"cheerful": 2}, "refusals": 0.1, "clean_stops": 0.72},
+               "cheerful": {"style_accuracy": 0.925, "facts_retained": 0.793, "refusals": 0.025, "clean_stops": 1.0,
                             "samples": [{"question": "2+2?", "reply": "Four! 🎉"}]}}
     add_to_model_cards(tmp_path, results)
     text = (folder / "README.md").read_text()
     assert "An old card" not in text and text.startswith("# chat-cheerful\n")
-    assert "### test, 40 factual questions (`factual_test.jsonl`)" in text
-    assert "| persona style | 0.0500 | 0.930 |" in text and "| facts kept | 1.00 | 0.790 |" in text
+    assert "### test, 40 factual questions and ordinary requests (`factual_test.jsonl + requests_test.jsonl`)" in text
+    assert "| persona style | 0.0500 (0.0138–0.165) | 0.925 (0.801–0.974) |" in text
+    assert "| facts kept | 1.00 | 0.793 (0.616–0.902) |" in text
+    assert "| refusals | 0.100 (0.0396–0.231) | 0.0250 (0.00443–0.129) |" in text
     assert "### validation, 19 rows" in text and "| perplexity | 18.0 | 7.37 |" in text and "Four! 🎉" in text
 
 
@@ -118,3 +140,16 @@ def test_a_margin_over_the_peer_comes_with_the_interval_of_the_difference():
     assert difference_words(goal, metadata) == ""
     chrf = QualityGoal("translation-en-es", "debian", "chrf", over_peer=5.0)  # a corpus score, not a row mean
     assert difference_words(chrf, {"task": "translation", "test": {"debian": metadata["test"]["debian"]}}) == ""
+
+
+def test_the_table_is_written_into_the_readme_over_the_old_one(tmp_path):
+    """`make reproduce` ends with `finetune results --readme`: the old table goes, the text around it stays."""
+    from finetune.results import write_into_readme
+
+    _store(tmp_path, "translation-en-es", "debian", 46.0, 66.2, 55.7, "chrf")
+    readme = tmp_path / "README.md"
+    readme.write_text("# App\n\nResults:\n\n| adapter | set | metric | base | adapter | peer | goal | result |\n"
+                      "|---|---|---|---|---|---|---|---|\n| old | row |\n\nMore text.\n", encoding="utf-8")
+    write_into_readme(readme, tmp_path)
+    text = readme.read_text(encoding="utf-8")
+    assert text == "# App\n\nResults:\n\n" + results_table(tmp_path) + "\n\nMore text.\n"
