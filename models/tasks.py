@@ -260,7 +260,7 @@ register_task(TaskSpec(
     default_adapter="chat-cheerful",
     # Held-out factual questions (finetune.persona_eval's) that the base and every persona answer right: what
     # differs is the style alone. Questions of advice or opinion were refused, or answered wrongly, by some.
-    examples=(Example("Which planet is known as the Red Planet?", fact="Mars"),
+    examples=(Example("What sweet food do bees make?", fact="honey"),
               Example("What is the currency of Japan?", fact="yen"),
               Example("Which organ pumps blood around the body?", fact="heart"),
               Example("Which country is home to kangaroos?", fact="Australia"))))
