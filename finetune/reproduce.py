@@ -171,15 +171,18 @@ def _train_stages(shipped: ShippedAdapter, report: Callable[[Progress], None] | 
     return recipe
 
 
+def _chosen(only: list[str] | None) -> list[ShippedAdapter]:
+    """The shipped adapters named in `only` (by name or task), or all of them."""
+    return [shipped for shipped in SHIPPED if not only or shipped.name in only or shipped.task in only]
+
+
 def reproduce(only: list[str] | None = None, output: Path = SHIPPED_DIR, test_limit: int | None = None,
               report: Callable[[Progress], None] | None = None,
               previous_stage: Path | None = None) -> list[dict[str, Any]]:
     """Train, test and save each shipped adapter (or those named in `only`); returns their metadata.
     `previous_stage` stands in for the stage before the last of an adapter trained in stages."""
     results = []
-    for shipped in SHIPPED:
-        if only and shipped.name not in only and shipped.task not in only:
-            continue
+    for shipped in _chosen(only):
         recipe = _train_stages(shipped, report, previous_stage)
         recipe.extra_metadata["test"] = _test(shipped, recipe.model, recipe.tokenizer, recipe.spec.architecture,
                                               recipe.labels, recipe.config.max_length, test_limit)
@@ -217,14 +220,13 @@ def measure(only: list[str] | None = None, adapters: Path = SHIPPED_DIR,
     training leaves it (fp32, a peft model), so the numbers are those `reproduce` would write."""
     from peft import PeftModel
 
+    from finetune.measurements import persona_results
     from finetune.recipe import model_card
     from models.loading import load_pretrained
     from models.registry import get_spec
 
     results = []
-    for shipped in SHIPPED:
-        if only and shipped.name not in only and shipped.task not in only:
-            continue
+    for shipped in _chosen(only):
         folder = adapters / shipped.name
         metadata = json.loads((folder / METADATA_FILE).read_text(encoding="utf-8"))
         spec = get_spec(metadata["base_model"])
@@ -234,7 +236,7 @@ def measure(only: list[str] | None = None, adapters: Path = SHIPPED_DIR,
         metadata["test"] = _test(shipped, model, tokenizer, spec.architecture, metadata["labels"],
                                  metadata["hyperparameters"]["max_length"], test_limit, metadata.get("test"))
         (folder / METADATA_FILE).write_text(json.dumps(metadata, indent=2, ensure_ascii=False))
-        (folder / "README.md").write_text(model_card(metadata))
+        (folder / "README.md").write_text(model_card(metadata, persona_results(adapters)))
         results.append(metadata)
     return results
 

@@ -2,8 +2,8 @@
 
 It reads what `reproduce` and `persona_eval` stored next to the adapters, so the README's table
 is regenerated from the measurements, never typed in by hand; and it reads them, labels the sets and
-writes the numbers as the Adapters tab's cards do (`finetune.measurements`, `finetune.card`). An
-accuracy also gets its 95% Wilson interval, so that a close call (0.72 against 0.73 on 1,000 rows)
+writes the numbers as the Adapters tab's cards do (`finetune.measurements`, `finetune.card`). A
+share (an accuracy, a persona's style) also gets its 95% Wilson interval there, so that a close call (0.72 against 0.73 on 1,000 rows)
 reads as one; a set measured without a goal (the 40 everyday sentences) is shown as "reported". A goal
 over the peer on a metric that is a mean over rows (ROUGE, accuracy) also gets the 95% paired bootstrap
 interval of the difference, from the answers stored with the scores, so a margin of +10.2 on 300 rows
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from finetune.card import metric_label, set_label
+from finetune.data import read_jsonl
 from finetune.measurements import Measurement, measurements, persona_results, significant, with_interval
 from finetune.methods import ROOT, bootstrap_difference
 from models.adapters import METADATA_FILE, SHIPPED_DIR
@@ -97,7 +98,7 @@ def difference_words(goal: QualityGoal, metadata: dict[str, Any]) -> str:
     if goal.over_peer is None or goal.metric not in ROW_MEAN_METRICS or not all(answers):
         return ""
     spec = get_task(metadata["task"])
-    rows = [json.loads(line) for line in (ROOT / test["file"]).read_text(encoding="utf-8").splitlines() if line]
+    rows = read_jsonl(ROOT / test["file"])
     references = [row[spec.output_column] for row in rows[:len(answers[0])]]
     ours, theirs = ([spec.score_one(ref, answer)[goal.metric] for ref, answer in zip(references, side, strict=True)]
                     for side in answers)
@@ -174,8 +175,7 @@ def results_table(adapters: Path = SHIPPED_DIR) -> str:
 def write_into_readme(readme: Path, adapters: Path = SHIPPED_DIR) -> None:
     """Put the current table in place of the README's old one (its lines from the header row to the
     first line that is not a table row), so that a retrained adapter's numbers reach the README."""
-    lines = readme.read_text(encoding="utf-8").split("\n")
-    header = results_table(adapters).split("\n", 1)[0]
-    start = lines.index(header)
+    lines, table = readme.read_text(encoding="utf-8").split("\n"), results_table(adapters).split("\n")
+    start = lines.index(table[0])
     end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
-    readme.write_text("\n".join(lines[:start] + results_table(adapters).split("\n") + lines[end:]), encoding="utf-8")
+    readme.write_text("\n".join(lines[:start] + table + lines[end:]), encoding="utf-8")
