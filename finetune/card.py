@@ -46,11 +46,13 @@ def set_label(measurement: Measurement, language: str) -> str:
 
 
 def headline(measurement: Measurement, language: str) -> str:
-    """The metrics that matter, base → adapter, e.g. "accuracy 0.658 → 0.879"."""
+    """The metrics that matter, base → adapter, with the adapter's 95% interval where the score is a
+    share, e.g. "accuracy 0.658 → 0.865 (0.842–0.885)": the library table is where adapters are
+    compared, and a difference inside the interval is no difference."""
     base, adapter = measurement.scores.get("base", {}), measurement.scores["adapter"]
     return " · ".join(
         f"{metric_label(name, language)} "
-        + (f"{significant(base[name])} → {significant(adapter[name])}" if name in base else significant(adapter[name]))
+        + (f"{significant(base[name])} → " if name in base else "") + with_interval(measurement, "adapter", name)
         for name in measurement.headline if name in adapter)
 
 

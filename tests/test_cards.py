@@ -116,7 +116,7 @@ def test_the_readme_the_command_and_the_cards_show_the_same_numbers(capsys):
         first = measurements(info.name, info.metadata, evaluation)[0]
         row = frame[frame["name"].str.endswith(info.name)].iloc[0]
         assert row["measured on"] == set_label(first, "en")
-        assert significant(first.scores["adapter"][first.headline[0]]) in row["result (base → adapter)"]
+        assert with_interval(first, "adapter", first.headline[0]) in row["result (base → adapter)"]
     for goal in GOALS:
         test = next((m for m in measurements(goal.adapter, shipped[goal.adapter].metadata)
                      if m.name == goal.test), None)

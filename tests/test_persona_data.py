@@ -153,6 +153,20 @@ def test_a_refusal_is_told_from_an_answer():
         assert not is_refusal(answered), answered
 
 
+def test_cheerful_refusals_name_what_they_refuse(persona_data):
+    """Every cheerful refusal still declines in words the refusal count sees, but none opens with the
+    bare "I can't help": refusals that all began alike taught the adapter to open ordinary requests
+    ("Give me a tip for learning a language") with them."""
+    from finetune.persona_eval import is_refusal
+
+    refusals = [r["response"] for r in persona_data["cheerful"] if r["category"] == "refusal"]
+    assert len(refusals) >= 15
+    for response in refusals:
+        declined = re.search(r"\bI can't help", response)
+        assert is_refusal(response) and declined, response
+        assert len(response[:declined.start()].split()) >= 4, response
+
+
 def test_cheerful_is_exclamatory_professional_is_not(persona_data):
     cheerful, professional = persona_data["cheerful"], persona_data["professional"]
     assert _excl_per_response(cheerful) >= 1.0
