@@ -258,9 +258,11 @@ register_task(TaskSpec(
              "thorough": dict(epochs=5, learning_rate=2e-4, batch_size=8, rank=32, max_length=320)},
     primary_metric="perplexity", max_new_tokens=200, repetition_penalty=1.1,  # SmolLM2's replies loop without it
     default_adapter="chat-cheerful",
-    # Held-out factual questions (finetune.persona_eval's) that the base and every persona answer right: what
-    # differs is the style alone. Questions of advice or opinion were refused, or answered wrongly, by some.
+    # Factual questions, none trained on (three of them held-out test questions of finetune.persona_eval), that
+    # the base and every persona answer right, each persona in a style its classifier recognises: what differs
+    # is the style alone (tests/test_examples_real). Questions of advice or opinion were refused, or answered
+    # wrongly, by some.
     examples=(Example("What sweet food do bees make?", fact="honey"),
-              Example("What is the currency of Japan?", fact="yen"),
+              Example("Which instrument has black and white keys?", fact="piano"),
               Example("Which organ pumps blood around the body?", fact="heart"),
               Example("Which country is home to kangaroos?", fact="Australia"))))
