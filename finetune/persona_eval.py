@@ -101,10 +101,8 @@ def evaluate_personas(adapter_dir: Path = SHIPPED_DIR, batch_size: int = 16, spl
         refused = [{"question": prompt, "reply": text} for prompt, text in zip(prompts, texts, strict=True)
                    if is_refusal(text)]
         results[label] = {
-            "replies": len(texts),
             "style_accuracy": float((predicted == label).mean()),
             "style_counts": {k: int((predicted == k).sum()) for k in ["base", *PERSONAS]},
-            "facts_kept": kept,
             "facts_retained": kept / max(1, len(base_correct)),
             "refusals": len(refused) / len(texts),
             "refused": refused,

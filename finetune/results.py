@@ -3,11 +3,11 @@
 It reads what `reproduce` and `persona_eval` stored next to the adapters, so the README's table
 is regenerated from the measurements, never typed in by hand; and it reads them, labels the sets and
 writes the numbers as the Adapters tab's cards do (`finetune.measurements`, `finetune.card`). A
-share (an accuracy, a persona's style) also gets its 95% Wilson interval there, so that a close call (0.72 against 0.73 on 1,000 rows)
-reads as one; a set measured without a goal (the 40 everyday sentences) is shown as "reported". A goal
-over the peer on a metric that is a mean over rows (ROUGE, accuracy) also gets the 95% paired bootstrap
-interval of the difference, from the answers stored with the scores, so a margin of +10.2 on 300 rows
-says how firm it is.
+share (an accuracy, a persona's style) also gets its 95% Wilson interval there, so that a close call
+(0.72 against 0.73 on 1,000 rows) reads as one; a set measured without a goal (the 40 everyday
+sentences) is shown as "reported". A goal over the peer on a metric that is a mean over rows (ROUGE,
+accuracy) also gets the 95% paired bootstrap interval of the difference, from the answers stored with
+the scores, so a margin of +10.2 on 300 rows says how firm it is.
 """
 
 from __future__ import annotations
